@@ -21,72 +21,75 @@ PREDICTIONS = ("eps", "x0", "v", "score", "velocity")
 
 
 def check_prediction(prediction: str) -> None:
-  if prediction not in PREDICTIONS:
-    raise ValueError(f"Unknown prediction type {prediction!r}; expected one of {PREDICTIONS}.")
+    if prediction not in PREDICTIONS:
+        raise ValueError(f"Unknown prediction type {prediction!r}; expected one of {PREDICTIONS}.")
 
 
 def _coefficients(path: GaussianPath, t: jax.Array, x: jax.Array):
-  return right_broadcast(path.alpha(t), x), right_broadcast(path.sigma(t), x)
+    return right_broadcast(path.alpha(t), x), right_broadcast(path.sigma(t), x)
 
 
-def to_x0_eps(path: GaussianPath, pred: jax.Array, x_t: jax.Array, t: jax.Array,
-              prediction: str) -> tuple[jax.Array, jax.Array]:
-  """Recovers (x_0, eps) from a model output of the given parameterisation.
+def to_x0_eps(
+    path: GaussianPath, pred: jax.Array, x_t: jax.Array, t: jax.Array, prediction: str
+) -> tuple[jax.Array, jax.Array]:
+    """Recovers (x_0, eps) from a model output of the given parameterisation.
 
-  Args:
-    path: the Gaussian path.
-    pred: the model output, same shape as x_t.
-    x_t: the noisy input.
-    t: times, shape (batch,).
-    prediction: one of 'eps', 'x0', 'v', 'score', 'velocity'.
+    Args:
+      path: the Gaussian path.
+      pred: the model output, same shape as x_t.
+      x_t: the noisy input.
+      t: times, shape (batch,).
+      prediction: one of 'eps', 'x0', 'v', 'score', 'velocity'.
 
-  Returns:
-    (x0, eps) with x_t = alpha x0 + sigma eps.
+    Returns:
+      (x0, eps) with x_t = alpha x0 + sigma eps.
 
-  Example:
-    >>> path = gendiff.paths.VPPath()
-    >>> x0, eps = to_x0_eps(path, eps_hat, x_t, t, "eps")
-  """
-  check_prediction(prediction)
-  alpha, sigma = _coefficients(path, t, x_t)
-  if prediction == "eps":
-    eps = pred
-    return (x_t - sigma * eps) / alpha, eps
-  if prediction == "x0":
-    x0 = pred
-    return x0, (x_t - alpha * x0) / sigma
-  if prediction == "score":
-    eps = -sigma * pred
-    return (x_t - sigma * eps) / alpha, eps
-  if prediction == "v":
-    # [x_t; v] = [[alpha, sigma], [-sigma, alpha]] [x0; eps].
-    norm = alpha**2 + sigma**2
-    return (alpha * x_t - sigma * pred) / norm, (sigma * x_t + alpha * pred) / norm
-  # velocity: [x_t; u] = [[alpha, sigma], [alpha', sigma']] [x0; eps].
-  d_alpha, d_sigma = right_broadcast(path.d_alpha(t), x_t), right_broadcast(path.d_sigma(t), x_t)
-  det = alpha * d_sigma - sigma * d_alpha
-  return (d_sigma * x_t - sigma * pred) / det, (alpha * pred - d_alpha * x_t) / det
-
-
-def from_x0_eps(path: GaussianPath, x0: jax.Array, eps: jax.Array, t: jax.Array,
-                prediction: str) -> jax.Array:
-  """The target a model of the given parameterisation should output for (x_0, eps) at t."""
-  check_prediction(prediction)
-  alpha, sigma = _coefficients(path, t, x0)
-  if prediction == "eps":
-    return eps
-  if prediction == "x0":
-    return x0
-  if prediction == "score":
-    return -eps / sigma
-  if prediction == "v":
-    return alpha * eps - sigma * x0
-  d_alpha, d_sigma = right_broadcast(path.d_alpha(t), x0), right_broadcast(path.d_sigma(t), x0)
-  return d_alpha * x0 + d_sigma * eps
+    Example:
+      >>> path = gendiff.paths.VPPath()
+      >>> x0, eps = to_x0_eps(path, eps_hat, x_t, t, "eps")
+    """
+    check_prediction(prediction)
+    alpha, sigma = _coefficients(path, t, x_t)
+    if prediction == "eps":
+        eps = pred
+        return (x_t - sigma * eps) / alpha, eps
+    if prediction == "x0":
+        x0 = pred
+        return x0, (x_t - alpha * x0) / sigma
+    if prediction == "score":
+        eps = -sigma * pred
+        return (x_t - sigma * eps) / alpha, eps
+    if prediction == "v":
+        # [x_t; v] = [[alpha, sigma], [-sigma, alpha]] [x0; eps].
+        norm = alpha**2 + sigma**2
+        return (alpha * x_t - sigma * pred) / norm, (sigma * x_t + alpha * pred) / norm
+    # velocity: [x_t; u] = [[alpha, sigma], [alpha', sigma']] [x0; eps].
+    d_alpha, d_sigma = right_broadcast(path.d_alpha(t), x_t), right_broadcast(path.d_sigma(t), x_t)
+    det = alpha * d_sigma - sigma * d_alpha
+    return (d_sigma * x_t - sigma * pred) / det, (alpha * pred - d_alpha * x_t) / det
 
 
-def convert(path: GaussianPath, pred: jax.Array, x_t: jax.Array, t: jax.Array,
-            source: str, target: str) -> jax.Array:
-  """Converts a model output from one parameterisation to another at (x_t, t)."""
-  x0, eps = to_x0_eps(path, pred, x_t, t, source)
-  return from_x0_eps(path, x0, eps, t, target)
+def from_x0_eps(
+    path: GaussianPath, x0: jax.Array, eps: jax.Array, t: jax.Array, prediction: str
+) -> jax.Array:
+    """The target a model of the given parameterisation should output for (x_0, eps) at t."""
+    check_prediction(prediction)
+    alpha, sigma = _coefficients(path, t, x0)
+    if prediction == "eps":
+        return eps
+    if prediction == "x0":
+        return x0
+    if prediction == "score":
+        return -eps / sigma
+    if prediction == "v":
+        return alpha * eps - sigma * x0
+    d_alpha, d_sigma = right_broadcast(path.d_alpha(t), x0), right_broadcast(path.d_sigma(t), x0)
+    return d_alpha * x0 + d_sigma * eps
+
+
+def convert(
+    path: GaussianPath, pred: jax.Array, x_t: jax.Array, t: jax.Array, source: str, target: str
+) -> jax.Array:
+    """Converts a model output from one parameterisation to another at (x_t, t)."""
+    x0, eps = to_x0_eps(path, pred, x_t, t, source)
+    return from_x0_eps(path, x0, eps, t, target)

@@ -16,7 +16,9 @@ from gendiff.nets.classifier import ImageClassifier
 @pytest.fixture(scope="module")
 def digits():
     data = load_digits()
-    images = (data.images / 8.0 - 1.0).astype(np.float32)[..., None]  # 0..16 -> [-1, 1], (N, 8, 8, 1)
+    images = (data.images / 8.0 - 1.0).astype(np.float32)[
+        ..., None
+    ]  # 0..16 -> [-1, 1], (N, 8, 8, 1)
     order = np.random.default_rng(0).permutation(len(images))
     train, test = order[:1437], order[1437:]
     return images[train], data.target[train], images[test], data.target[test]
@@ -55,7 +57,9 @@ def test_features_and_logits(digits, trained):
     assert np.all(features >= 0)  # ReLU features
     assert extractor.logits(test_x).shape == (len(test_x), 10)
     # Batching (with a padded last batch) does not change the result.
-    np.testing.assert_allclose(extractor.features(test_x, batch_size=7), features, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        extractor.features(test_x, batch_size=7), features, rtol=1e-5, atol=1e-5
+    )
     with pytest.raises(ValueError, match=r"\(num_images, 8, 8, 1\)"):
         extractor.features(np.zeros((4, 28, 28, 1)))
 

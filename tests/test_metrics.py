@@ -107,7 +107,9 @@ def test_swd_of_a_shifted_cloud_averages_the_projected_shift():
 def test_swd_in_one_dimension_is_the_exact_shift():
     x = jax.random.normal(jax.random.key(0), (100, 1))
     for p in (1, 2, 3):
-        assert float(sliced_wasserstein(jax.random.key(1), x, x - 0.7, 8, p)) == pytest.approx(0.7, rel=1e-5)
+        assert float(sliced_wasserstein(jax.random.key(1), x, x - 0.7, 8, p)) == pytest.approx(
+            0.7, rel=1e-5
+        )
 
 
 def test_swd_matches_w2_between_one_dimensional_gaussians():
@@ -189,10 +191,16 @@ def test_mmd_matches_brute_force_double_loop():
 
 def test_mmd_is_centred_at_zero_for_one_distribution_and_positive_for_a_shift():
     keys = jax.random.split(jax.random.key(0), 40)
-    null = np.array([
-        float(mmd_rbf(jax.random.normal(keys[i], (100, 2)), jax.random.normal(keys[i + 20], (100, 2))))
-        for i in range(20)
-    ])
+    null = np.array(
+        [
+            float(
+                mmd_rbf(
+                    jax.random.normal(keys[i], (100, 2)), jax.random.normal(keys[i + 20], (100, 2))
+                )
+            )
+            for i in range(20)
+        ]
+    )
     # Unbiased: fluctuates around 0 (some estimates negative), mean within 4 standard errors.
     assert np.any(null < 0)
     assert abs(null.mean()) < 4 * null.std() / math.sqrt(len(null))

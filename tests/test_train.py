@@ -154,7 +154,10 @@ def test_adamw_applies_decoupled_weight_decay():
     [
         ({"optimizer": "sgd", "learning_rate": 0.1}, r"'adam', 'adamw'"),
         ({"learning_rate": 0.1, "schedule": "linear"}, r"'constant', 'cosine'"),
-        ({"learning_rate": 0.1, "schedule": "cosine", "num_steps": 5, "warmup_steps": 5}, "num_steps"),
+        (
+            {"learning_rate": 0.1, "schedule": "cosine", "num_steps": 5, "warmup_steps": 5},
+            "num_steps",
+        ),
         ({"optimizer": "adam", "learning_rate": 0.1, "weight_decay": 0.1}, "adamw"),
         ({"optimizer": "adam"}, "learning_rate"),
     ],
@@ -168,8 +171,16 @@ def test_make_optimizer_accepts_config_dict():
     import ml_collections
 
     config = ml_collections.ConfigDict(
-        {"optimizer": "adamw", "learning_rate": 1e-3, "weight_decay": 0.0, "warmup_steps": 0,
-         "grad_clip_norm": 1.0, "b1": 0.9, "b2": 0.99, "eps": 1e-8}
+        {
+            "optimizer": "adamw",
+            "learning_rate": 1e-3,
+            "weight_decay": 0.0,
+            "warmup_steps": 0,
+            "grad_clip_norm": 1.0,
+            "b1": 0.9,
+            "b2": 0.99,
+            "eps": 1e-8,
+        }
     )
     tx = gt.make_optimizer(config)
     update, _ = tx.update(jnp.ones(2), tx.init(jnp.zeros(2)), jnp.zeros(2))

@@ -45,8 +45,16 @@ def results(tmp_path_factory) -> dict[str, list[dict]]:
         "one_device": [_start(root / "one", 1)],
         "four_devices": [_start(root / "four", 4)],
         "two_processes": [
-            _start(root / "multi", 2, "--coordinator", address, "--num-processes", "2",
-                   "--process-id", str(i))
+            _start(
+                root / "multi",
+                2,
+                "--coordinator",
+                address,
+                "--num-processes",
+                "2",
+                "--process-id",
+                str(i),
+            )
             for i in range(2)
         ],
     }

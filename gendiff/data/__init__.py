@@ -34,46 +34,48 @@ NAMES = ("digits", "mnist_idx", *TFDS_NAMES, *(f"toy2d/{n}" for n in toy2d.NAMES
 TOY2D_SPLITS = {"train": (10_000, 0), "test": (2_000, 1)}
 
 
-def load(name: str, split: str = "train", data_dir: str | os.PathLike | None = None) -> ArrayDataset:
-  """Loads a dataset by name.
+def load(
+    name: str, split: str = "train", data_dir: str | os.PathLike | None = None
+) -> ArrayDataset:
+    """Loads a dataset by name.
 
-  Args:
-    name: one of :data:`NAMES`:
-      'digits' (sklearn 8x8 digits, fixed stratified split; ``data_dir`` unused);
-      'mnist_idx' (IDX files in ``data_dir``, required);
-      'mnist', 'fashion_mnist', 'cifar10' (through ``tfds.data_source``; ``data_dir``
-      is the TFDS data directory, None for TFDS's default);
-      'toy2d/<distribution>' (10,000 train points drawn with seed 0, 2,000 test
-      points with seed 1; ``data_dir`` unused).
-    split: 'train' or 'test' (TFDS datasets accept any TFDS split string).
-    data_dir: see ``name``.
+    Args:
+      name: one of :data:`NAMES`:
+        'digits' (sklearn 8x8 digits, fixed stratified split; ``data_dir`` unused);
+        'mnist_idx' (IDX files in ``data_dir``, required);
+        'mnist', 'fashion_mnist', 'cifar10' (through ``tfds.data_source``; ``data_dir``
+        is the TFDS data directory, None for TFDS's default);
+        'toy2d/<distribution>' (10,000 train points drawn with seed 0, 2,000 test
+        points with seed 1; ``data_dir`` unused).
+      split: 'train' or 'test' (TFDS datasets accept any TFDS split string).
+      data_dir: see ``name``.
 
-  Returns:
-    The dataset as an :class:`ArrayDataset`.
+    Returns:
+      The dataset as an :class:`ArrayDataset`.
 
-  Raises:
-    ValueError: unknown name or split, or 'mnist_idx' without ``data_dir``.
+    Raises:
+      ValueError: unknown name or split, or 'mnist_idx' without ``data_dir``.
 
-  Example:
-    >>> load("digits", "test").images.shape
-    (359, 8, 8, 1)
-  """
-  if name == "digits":
-    return load_digits(split)
-  if name == "mnist_idx":
-    if data_dir is None:
-      raise ValueError("'mnist_idx' needs data_dir, the directory holding the IDX files")
-    return load_mnist_idx(data_dir, split)
-  if name in TFDS_NAMES:
-    return load_tfds(name, split, data_dir)
-  if name.startswith("toy2d/") and name in NAMES:
-    return _load_toy2d(name.removeprefix("toy2d/"), split)
-  raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(NAMES)}")
+    Example:
+      >>> load("digits", "test").images.shape
+      (359, 8, 8, 1)
+    """
+    if name == "digits":
+        return load_digits(split)
+    if name == "mnist_idx":
+        if data_dir is None:
+            raise ValueError("'mnist_idx' needs data_dir, the directory holding the IDX files")
+        return load_mnist_idx(data_dir, split)
+    if name in TFDS_NAMES:
+        return load_tfds(name, split, data_dir)
+    if name.startswith("toy2d/") and name in NAMES:
+        return _load_toy2d(name.removeprefix("toy2d/"), split)
+    raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(NAMES)}")
 
 
 def _load_toy2d(distribution: str, split: str) -> ArrayDataset:
-  if split not in TOY2D_SPLITS:
-    raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(TOY2D_SPLITS)}")
-  num_points, seed = TOY2D_SPLITS[split]
-  points = toy2d.sample(jax.random.key(seed), distribution, num_points)
-  return ArrayDataset(np.asarray(points), None, None, None, name=f"toy2d/{distribution}")
+    if split not in TOY2D_SPLITS:
+        raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(TOY2D_SPLITS)}")
+    num_points, seed = TOY2D_SPLITS[split]
+    points = toy2d.sample(jax.random.key(seed), distribution, num_points)
+    return ArrayDataset(np.asarray(points), None, None, None, name=f"toy2d/{distribution}")

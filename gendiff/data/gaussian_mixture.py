@@ -16,70 +16,70 @@ import jax.numpy as jnp
 def gaussian_mixture_log_prob(
     x: jax.Array, means: jax.Array, stds: jax.Array, weights: jax.Array
 ) -> jax.Array:
-  """Exact log-density of a mixture of isotropic Gaussians.
+    """Exact log-density of a mixture of isotropic Gaussians.
 
-  log p(x) = logsumexp_k [ log w_k - |x - mu_k|^2 / (2 s_k^2) - d log s_k - (d/2) log(2 pi) ].
+    log p(x) = logsumexp_k [ log w_k - |x - mu_k|^2 / (2 s_k^2) - d log s_k - (d/2) log(2 pi) ].
 
-  Args:
-    x: points, shape (..., d).
-    means: component means mu_k, shape (K, d).
-    stds: component standard deviations s_k > 0, shape (K,).
-    weights: mixture weights w_k >= 0 summing to one, shape (K,).
+    Args:
+      x: points, shape (..., d).
+      means: component means mu_k, shape (K, d).
+      stds: component standard deviations s_k > 0, shape (K,).
+      weights: mixture weights w_k >= 0 summing to one, shape (K,).
 
-  Returns:
-    log p(x), shape (...,).
+    Returns:
+      log p(x), shape (...,).
 
-  Example:
-    >>> means = jnp.array([[-1.0, 0.0], [1.0, 0.0]])
-    >>> lp = gaussian_mixture_log_prob(jnp.zeros((3, 2)), means, jnp.ones(2), jnp.full(2, 0.5))
-    >>> lp.shape
-    (3,)
-  """
-  x, means, stds, weights = map(jnp.asarray, (x, means, stds, weights))
-  _check_params(means, stds, weights)
-  if x.shape[-1:] != means.shape[-1:]:
-    raise ValueError(f"x must have shape (..., {means.shape[1]}) to match means; got {x.shape}")
-  d = means.shape[1]
-  sq_dist = jnp.sum((x[..., None, :] - means) ** 2, axis=-1)  # |x - mu_k|^2, (..., K)
-  log_normal = -0.5 * sq_dist / stds**2 - d * jnp.log(stds) - 0.5 * d * jnp.log(2 * jnp.pi)
-  return jax.nn.logsumexp(jnp.log(weights) + log_normal, axis=-1)
+    Example:
+      >>> means = jnp.array([[-1.0, 0.0], [1.0, 0.0]])
+      >>> lp = gaussian_mixture_log_prob(jnp.zeros((3, 2)), means, jnp.ones(2), jnp.full(2, 0.5))
+      >>> lp.shape
+      (3,)
+    """
+    x, means, stds, weights = map(jnp.asarray, (x, means, stds, weights))
+    _check_params(means, stds, weights)
+    if x.shape[-1:] != means.shape[-1:]:
+        raise ValueError(f"x must have shape (..., {means.shape[1]}) to match means; got {x.shape}")
+    d = means.shape[1]
+    sq_dist = jnp.sum((x[..., None, :] - means) ** 2, axis=-1)  # |x - mu_k|^2, (..., K)
+    log_normal = -0.5 * sq_dist / stds**2 - d * jnp.log(stds) - 0.5 * d * jnp.log(2 * jnp.pi)
+    return jax.nn.logsumexp(jnp.log(weights) + log_normal, axis=-1)
 
 
 @functools.partial(jax.jit, static_argnames="num_samples")
 def sample_gaussian_mixture(
     key: jax.Array, means: jax.Array, stds: jax.Array, weights: jax.Array, num_samples: int
 ) -> jax.Array:
-  """Draws points from a mixture of isotropic Gaussians.
+    """Draws points from a mixture of isotropic Gaussians.
 
-  k ~ Categorical(w), then x = mu_k + s_k * eps with eps ~ N(0, I).
+    k ~ Categorical(w), then x = mu_k + s_k * eps with eps ~ N(0, I).
 
-  Args:
-    key: PRNG key.
-    means: component means, shape (K, d).
-    stds: component standard deviations, shape (K,).
-    weights: mixture weights summing to one, shape (K,).
-    num_samples: number of points n.
+    Args:
+      key: PRNG key.
+      means: component means, shape (K, d).
+      stds: component standard deviations, shape (K,).
+      weights: mixture weights summing to one, shape (K,).
+      num_samples: number of points n.
 
-  Returns:
-    Samples, shape (n, d), float32.
+    Returns:
+      Samples, shape (n, d), float32.
 
-  Example:
-    >>> x = sample_gaussian_mixture(jax.random.key(0), jnp.zeros((1, 2)), jnp.ones(1), jnp.ones(1), 5)
-    >>> x.shape
-    (5, 2)
-  """
-  means, stds, weights = map(jnp.asarray, (means, stds, weights))
-  _check_params(means, stds, weights)
-  key_k, key_eps = jax.random.split(key)
-  k = jax.random.categorical(key_k, jnp.log(weights), shape=(num_samples,))
-  eps = jax.random.normal(key_eps, (num_samples, means.shape[1]))
-  return (means[k] + stds[k, None] * eps).astype(jnp.float32)
+    Example:
+      >>> x = sample_gaussian_mixture(jax.random.key(0), jnp.zeros((1, 2)), jnp.ones(1), jnp.ones(1), 5)
+      >>> x.shape
+      (5, 2)
+    """
+    means, stds, weights = map(jnp.asarray, (means, stds, weights))
+    _check_params(means, stds, weights)
+    key_k, key_eps = jax.random.split(key)
+    k = jax.random.categorical(key_k, jnp.log(weights), shape=(num_samples,))
+    eps = jax.random.normal(key_eps, (num_samples, means.shape[1]))
+    return (means[k] + stds[k, None] * eps).astype(jnp.float32)
 
 
 def _check_params(means: jax.Array, stds: jax.Array, weights: jax.Array) -> None:
-  num_components = means.shape[0] if means.ndim == 2 else None
-  if num_components is None or stds.shape != (num_components,) or weights.shape != stds.shape:
-    raise ValueError(
-        "expected means (K, d), stds (K,) and weights (K,); got "
-        f"means {means.shape}, stds {stds.shape}, weights {weights.shape}"
-    )
+    num_components = means.shape[0] if means.ndim == 2 else None
+    if num_components is None or stds.shape != (num_components,) or weights.shape != stds.shape:
+        raise ValueError(
+            "expected means (K, d), stds (K,) and weights (K,); got "
+            f"means {means.shape}, stds {stds.shape}, weights {weights.shape}"
+        )

@@ -32,81 +32,87 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-  """Reads one IDX file (plain or gzip) into an array of the shape its header gives.
+    """Reads one IDX file (plain or gzip) into an array of the shape its header gives.
 
-  Raises:
-    ValueError: bad magic number, unknown type code, or a size that does not match the
-      header.
+    Raises:
+      ValueError: bad magic number, unknown type code, or a size that does not match the
+        header.
 
-  Example:
-    >>> read_idx("t10k-labels-idx1-ubyte.gz").shape  # doctest: +SKIP
-    (10000,)
-  """
-  with open(path, "rb") as f:
-    data = f.read()
-  if data[:2] == _GZIP_MAGIC:
-    data = gzip.decompress(data)
-  if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
-    raise ValueError(
-        f"{path}: not an IDX file; magic number {data[:4].hex()} should be 0000TTDD with a type "
-        f"code TT in {{{', '.join(f'{t:02x}' for t in _IDX_DTYPES)}}} and DD dimensions"
+    Example:
+      >>> read_idx("t10k-labels-idx1-ubyte.gz").shape  # doctest: +SKIP
+      (10000,)
+    """
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:2] == _GZIP_MAGIC:
+        data = gzip.decompress(data)
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
+        raise ValueError(
+            f"{path}: not an IDX file; magic number {data[:4].hex()} should be 0000TTDD with a type "
+            f"code TT in {{{', '.join(f'{t:02x}' for t in _IDX_DTYPES)}}} and DD dimensions"
+        )
+    dtype, ndim = _IDX_DTYPES[data[2]], data[3]
+    header_size = 4 + 4 * ndim
+    if len(data) < header_size:
+        raise ValueError(f"{path}: truncated header; {ndim} dimensions need {header_size} bytes")
+    shape = tuple(int(s) for s in np.frombuffer(data[4:header_size], dtype=">u4"))
+    expected = header_size + dtype.itemsize * int(np.prod(shape))
+    if len(data) != expected:
+        raise ValueError(
+            f"{path}: header says shape {shape} of {dtype} ({expected} bytes in all); "
+            f"the file has {len(data)} bytes"
+        )
+    return (
+        np.frombuffer(data, dtype=dtype, offset=header_size)
+        .reshape(shape)
+        .astype(dtype.newbyteorder("="))
     )
-  dtype, ndim = _IDX_DTYPES[data[2]], data[3]
-  header_size = 4 + 4 * ndim
-  if len(data) < header_size:
-    raise ValueError(f"{path}: truncated header; {ndim} dimensions need {header_size} bytes")
-  shape = tuple(int(s) for s in np.frombuffer(data[4:header_size], dtype=">u4"))
-  expected = header_size + dtype.itemsize * int(np.prod(shape))
-  if len(data) != expected:
-    raise ValueError(
-        f"{path}: header says shape {shape} of {dtype} ({expected} bytes in all); "
-        f"the file has {len(data)} bytes"
-    )
-  return np.frombuffer(data, dtype=dtype, offset=header_size).reshape(shape).astype(dtype.newbyteorder("="))
 
 
 def load_mnist_idx(data_dir: str | os.PathLike, split: str = "train") -> ArrayDataset:
-  """Loads MNIST-format IDX images and labels as (N, H, W, 1) images in [-1, 1].
+    """Loads MNIST-format IDX images and labels as (N, H, W, 1) images in [-1, 1].
 
-  Args:
-    data_dir: directory holding the IDX files.
-    split: 'train' (train-*) or 'test' (t10k-*).
+    Args:
+      data_dir: directory holding the IDX files.
+      split: 'train' (train-*) or 'test' (t10k-*).
 
-  Returns:
-    ArrayDataset named 'mnist_idx' with int32 labels, num_classes=10, num_levels=256.
+    Returns:
+      ArrayDataset named 'mnist_idx' with int32 labels, num_classes=10, num_levels=256.
 
-  Raises:
-    FileNotFoundError: a file is missing (the message lists the names tried).
-    ValueError: unknown split, malformed files, or images and labels that disagree.
+    Raises:
+      FileNotFoundError: a file is missing (the message lists the names tried).
+      ValueError: unknown split, malformed files, or images and labels that disagree.
 
-  Example:
-    >>> load_mnist_idx("/path/to/mnist", "test").images.shape  # doctest: +SKIP
-    (10000, 28, 28, 1)
-  """
-  if split not in SPLIT_PREFIXES:
-    raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLIT_PREFIXES)}")
-  prefix = SPLIT_PREFIXES[split]
-  pixels = read_idx(_find(data_dir, f"{prefix}-images-idx3-ubyte"))
-  labels = read_idx(_find(data_dir, f"{prefix}-labels-idx1-ubyte"))
-  if pixels.dtype != np.uint8 or pixels.ndim != 3:
-    raise ValueError(f"{split} images: expected uint8 (N, H, W); got {pixels.dtype} {pixels.shape}")
-  if labels.dtype != np.uint8 or labels.shape != pixels.shape[:1]:
-    raise ValueError(
-        f"{split} labels: expected uint8 ({len(pixels)},) to match the images; "
-        f"got {labels.dtype} {labels.shape}"
+    Example:
+      >>> load_mnist_idx("/path/to/mnist", "test").images.shape  # doctest: +SKIP
+      (10000, 28, 28, 1)
+    """
+    if split not in SPLIT_PREFIXES:
+        raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLIT_PREFIXES)}")
+    prefix = SPLIT_PREFIXES[split]
+    pixels = read_idx(_find(data_dir, f"{prefix}-images-idx3-ubyte"))
+    labels = read_idx(_find(data_dir, f"{prefix}-labels-idx1-ubyte"))
+    if pixels.dtype != np.uint8 or pixels.ndim != 3:
+        raise ValueError(
+            f"{split} images: expected uint8 (N, H, W); got {pixels.dtype} {pixels.shape}"
+        )
+    if labels.dtype != np.uint8 or labels.shape != pixels.shape[:1]:
+        raise ValueError(
+            f"{split} labels: expected uint8 ({len(pixels)},) to match the images; "
+            f"got {labels.dtype} {labels.shape}"
+        )
+    return ArrayDataset(
+        images=scale_levels(pixels, NUM_LEVELS)[..., None],
+        labels=labels.astype(np.int32),
+        num_levels=NUM_LEVELS,
+        num_classes=10,
+        name="mnist_idx",
     )
-  return ArrayDataset(
-      images=scale_levels(pixels, NUM_LEVELS)[..., None],
-      labels=labels.astype(np.int32),
-      num_levels=NUM_LEVELS,
-      num_classes=10,
-      name="mnist_idx",
-  )
 
 
 def _find(data_dir: str | os.PathLike, stem: str) -> str:
-  candidates = [os.path.join(data_dir, stem + ext) for ext in (".gz", "")]
-  for path in candidates:
-    if os.path.isfile(path):
-      return path
-  raise FileNotFoundError(f"no IDX file {stem}[.gz] in {data_dir}; tried {', '.join(candidates)}")
+    candidates = [os.path.join(data_dir, stem + ext) for ext in (".gz", "")]
+    for path in candidates:
+        if os.path.isfile(path):
+            return path
+    raise FileNotFoundError(f"no IDX file {stem}[.gz] in {data_dir}; tried {', '.join(candidates)}")

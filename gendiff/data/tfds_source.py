@@ -23,34 +23,36 @@ NUM_LEVELS = 256
 NUM_CLASSES = 10
 
 
-def load_tfds(name: str, split: str = "train", data_dir: str | os.PathLike | None = None) -> ArrayDataset:
-  """Loads a whole split of a TFDS image dataset as (N, H, W, C) images in [-1, 1].
+def load_tfds(
+    name: str, split: str = "train", data_dir: str | os.PathLike | None = None
+) -> ArrayDataset:
+    """Loads a whole split of a TFDS image dataset as (N, H, W, C) images in [-1, 1].
 
-  Args:
-    name: one of :data:`NAMES`.
-    split: any TFDS split string, e.g. 'train', 'test' or 'train[:10%]'.
-    data_dir: TFDS data directory; None uses TFDS's default (``$TFDS_DATA_DIR`` or
-      ``~/tensorflow_datasets``).
+    Args:
+      name: one of :data:`NAMES`.
+      split: any TFDS split string, e.g. 'train', 'test' or 'train[:10%]'.
+      data_dir: TFDS data directory; None uses TFDS's default (``$TFDS_DATA_DIR`` or
+        ``~/tensorflow_datasets``).
 
-  Returns:
-    ArrayDataset with int32 labels, num_classes=10 and num_levels=256.
+    Returns:
+      ArrayDataset with int32 labels, num_classes=10 and num_levels=256.
 
-  Example:
-    >>> load_tfds("mnist", "test").images.shape  # doctest: +SKIP
-    (10000, 28, 28, 1)
-  """
-  if name not in NAMES:
-    raise ValueError(f"unknown TFDS dataset {name!r}; valid names: {', '.join(NAMES)}")
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+    Example:
+      >>> load_tfds("mnist", "test").images.shape  # doctest: +SKIP
+      (10000, 28, 28, 1)
+    """
+    if name not in NAMES:
+        raise ValueError(f"unknown TFDS dataset {name!r}; valid names: {', '.join(NAMES)}")
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
-  source = tfds.data_source(name, split=split, data_dir=data_dir)
-  records = [source[i] for i in range(len(source))]
-  pixels = np.stack([r["image"] for r in records])  # (N, H, W, C) uint8
-  labels = np.array([r["label"] for r in records], dtype=np.int32)
-  return ArrayDataset(
-      images=scale_levels(pixels, NUM_LEVELS),
-      labels=labels,
-      num_levels=NUM_LEVELS,
-      num_classes=NUM_CLASSES,
-      name=name,
-  )
+    source = tfds.data_source(name, split=split, data_dir=data_dir)
+    records = [source[i] for i in range(len(source))]
+    pixels = np.stack([r["image"] for r in records])  # (N, H, W, C) uint8
+    labels = np.array([r["label"] for r in records], dtype=np.int32)
+    return ArrayDataset(
+        images=scale_levels(pixels, NUM_LEVELS),
+        labels=labels,
+        num_levels=NUM_LEVELS,
+        num_classes=NUM_CLASSES,
+        name=name,
+    )

@@ -24,14 +24,19 @@ import jax.numpy as jnp
 from gendiff.data.gaussian_mixture import gaussian_mixture_log_prob, sample_gaussian_mixture
 
 __all__ = [
-    "NAMES", "sample", "eight_gaussians_mixture", "eight_gaussians_log_prob",
-    "gaussian_mixture_log_prob", "sample_gaussian_mixture", "CIRCLES_RADII",
+    "NAMES",
+    "sample",
+    "eight_gaussians_mixture",
+    "eight_gaussians_log_prob",
+    "gaussian_mixture_log_prob",
+    "sample_gaussian_mixture",
+    "CIRCLES_RADII",
 ]
 
 
 def _standardise(raw: jax.Array, mean: tuple[float, float], total_var: float) -> jax.Array:
-  """x = (raw - mean) * sqrt(2 / total_var), giving E x = 0 and E|x|^2 = 2."""
-  return (raw - jnp.asarray(mean)) * math.sqrt(2.0 / total_var)
+    """x = (raw - mean) * sqrt(2 / total_var), giving E x = 0 and E|x|^2 = 2."""
+    return (raw - jnp.asarray(mean)) * math.sqrt(2.0 / total_var)
 
 
 # Swiss roll: t ~ U(a, b), raw = t (cos t, sin t) + noise * eps.
@@ -39,23 +44,31 @@ def _standardise(raw: jax.Array, mean: tuple[float, float], total_var: float) ->
 # E|raw|^2 = E t^2 + 2 noise^2 = (b^3 - a^3) / (3 (b - a)) + 2 noise^2.
 _ROLL_A, _ROLL_B, _ROLL_NOISE = 1.5 * math.pi, 4.5 * math.pi, 0.5
 _ROLL_MEAN = (
-    ((_ROLL_B * math.sin(_ROLL_B) + math.cos(_ROLL_B)) - (_ROLL_A * math.sin(_ROLL_A) + math.cos(_ROLL_A)))
+    (
+        (_ROLL_B * math.sin(_ROLL_B) + math.cos(_ROLL_B))
+        - (_ROLL_A * math.sin(_ROLL_A) + math.cos(_ROLL_A))
+    )
     / (_ROLL_B - _ROLL_A),
-    ((math.sin(_ROLL_B) - _ROLL_B * math.cos(_ROLL_B)) - (math.sin(_ROLL_A) - _ROLL_A * math.cos(_ROLL_A)))
+    (
+        (math.sin(_ROLL_B) - _ROLL_B * math.cos(_ROLL_B))
+        - (math.sin(_ROLL_A) - _ROLL_A * math.cos(_ROLL_A))
+    )
     / (_ROLL_B - _ROLL_A),
 )
 _ROLL_VAR = (
-    (_ROLL_B**3 - _ROLL_A**3) / (3 * (_ROLL_B - _ROLL_A)) - _ROLL_MEAN[0] ** 2 - _ROLL_MEAN[1] ** 2
+    (_ROLL_B**3 - _ROLL_A**3) / (3 * (_ROLL_B - _ROLL_A))
+    - _ROLL_MEAN[0] ** 2
+    - _ROLL_MEAN[1] ** 2
     + 2 * _ROLL_NOISE**2
 )
 
 
 def _swiss_roll(key: jax.Array, n: int) -> jax.Array:
-  key_t, key_eps = jax.random.split(key)
-  t = jax.random.uniform(key_t, (n,), minval=_ROLL_A, maxval=_ROLL_B)
-  raw = t[:, None] * jnp.stack([jnp.cos(t), jnp.sin(t)], axis=1)
-  raw = raw + _ROLL_NOISE * jax.random.normal(key_eps, (n, 2))
-  return _standardise(raw, _ROLL_MEAN, _ROLL_VAR)
+    key_t, key_eps = jax.random.split(key)
+    t = jax.random.uniform(key_t, (n,), minval=_ROLL_A, maxval=_ROLL_B)
+    raw = t[:, None] * jnp.stack([jnp.cos(t), jnp.sin(t)], axis=1)
+    raw = raw + _ROLL_NOISE * jax.random.normal(key_eps, (n, 2))
+    return _standardise(raw, _ROLL_MEAN, _ROLL_VAR)
 
 
 # Two moons, t ~ U(0, pi): upper arc (cos t, sin t), lower arc (1 - cos t, 1/2 - sin t),
@@ -68,13 +81,13 @@ _MOONS_VAR = 0.75 + (0.5 - 4 / math.pi**2) + (2 / math.pi - 0.25) ** 2 + 2 * _MO
 
 
 def _two_moons(key: jax.Array, n: int) -> jax.Array:
-  key_t, key_arc, key_eps = jax.random.split(key, 3)
-  t = jax.random.uniform(key_t, (n,), maxval=math.pi)
-  upper = jnp.stack([jnp.cos(t), jnp.sin(t)], axis=1)
-  lower = jnp.stack([1 - jnp.cos(t), 0.5 - jnp.sin(t)], axis=1)
-  raw = jnp.where(jax.random.bernoulli(key_arc, shape=(n, 1)), upper, lower)
-  raw = raw + _MOONS_NOISE * jax.random.normal(key_eps, (n, 2))
-  return _standardise(raw, _MOONS_MEAN, _MOONS_VAR)
+    key_t, key_arc, key_eps = jax.random.split(key, 3)
+    t = jax.random.uniform(key_t, (n,), maxval=math.pi)
+    upper = jnp.stack([jnp.cos(t), jnp.sin(t)], axis=1)
+    lower = jnp.stack([1 - jnp.cos(t), 0.5 - jnp.sin(t)], axis=1)
+    raw = jnp.where(jax.random.bernoulli(key_arc, shape=(n, 1)), upper, lower)
+    raw = raw + _MOONS_NOISE * jax.random.normal(key_eps, (n, 2))
+    return _standardise(raw, _MOONS_MEAN, _MOONS_VAR)
 
 
 # Eight Gaussians: equal weights, means R (cos 2 pi k/8, sin 2 pi k/8), std s.
@@ -84,34 +97,34 @@ _EIGHT_RADIUS = math.sqrt(2.0 - 2 * _EIGHT_STD**2)
 
 
 def eight_gaussians_mixture() -> tuple[jax.Array, jax.Array, jax.Array]:
-  """Parameters of the 'eight_gaussians' distribution exactly as sampled.
+    """Parameters of the 'eight_gaussians' distribution exactly as sampled.
 
-  Returns:
-    (means (8, 2), stds (8,), weights (8,)): means on a circle of radius
-    sqrt(2 - 2 * 0.1^2) ~ 1.407 at angles 2 pi k / 8, all stds 0.1, equal weights.
+    Returns:
+      (means (8, 2), stds (8,), weights (8,)): means on a circle of radius
+      sqrt(2 - 2 * 0.1^2) ~ 1.407 at angles 2 pi k / 8, all stds 0.1, equal weights.
 
-  Example:
-    >>> means, stds, weights = eight_gaussians_mixture()
-    >>> means.shape
-    (8, 2)
-  """
-  angles = 2 * jnp.pi * jnp.arange(8) / 8
-  means = _EIGHT_RADIUS * jnp.stack([jnp.cos(angles), jnp.sin(angles)], axis=1)
-  return means, jnp.full((8,), _EIGHT_STD), jnp.full((8,), 1 / 8)
+    Example:
+      >>> means, stds, weights = eight_gaussians_mixture()
+      >>> means.shape
+      (8, 2)
+    """
+    angles = 2 * jnp.pi * jnp.arange(8) / 8
+    means = _EIGHT_RADIUS * jnp.stack([jnp.cos(angles), jnp.sin(angles)], axis=1)
+    return means, jnp.full((8,), _EIGHT_STD), jnp.full((8,), 1 / 8)
 
 
 def eight_gaussians_log_prob(x: jax.Array) -> jax.Array:
-  """Exact log-density of the 'eight_gaussians' distribution, (..., 2) -> (...,).
+    """Exact log-density of the 'eight_gaussians' distribution, (..., 2) -> (...,).
 
-  Example:
-    >>> eight_gaussians_log_prob(jnp.zeros((4, 2))).shape
-    (4,)
-  """
-  return gaussian_mixture_log_prob(x, *eight_gaussians_mixture())
+    Example:
+      >>> eight_gaussians_log_prob(jnp.zeros((4, 2))).shape
+      (4,)
+    """
+    return gaussian_mixture_log_prob(x, *eight_gaussians_mixture())
 
 
 def _eight_gaussians(key: jax.Array, n: int) -> jax.Array:
-  return sample_gaussian_mixture(key, *eight_gaussians_mixture(), n)
+    return sample_gaussian_mixture(key, *eight_gaussians_mixture(), n)
 
 
 # Checkerboard: uniform on the 8 cells (i, j) with i + j even of a 4 x 4 board. Every
@@ -121,13 +134,13 @@ _BOARD_HALF_SIDE = math.sqrt(3.0)
 
 
 def _checkerboard(key: jax.Array, n: int) -> jax.Array:
-  key_cell, key_u = jax.random.split(key)
-  cell = jax.random.randint(key_cell, (n,), 0, 8)
-  row = cell // 2
-  col = 2 * (cell % 2) + row % 2  # row + col is even
-  corner = jnp.stack([col, row], axis=1).astype(jnp.float32)  # in {0..3}^2
-  in_board = corner + jax.random.uniform(key_u, (n, 2))  # in [0, 4]^2
-  return (in_board / 2 - 1) * _BOARD_HALF_SIDE
+    key_cell, key_u = jax.random.split(key)
+    cell = jax.random.randint(key_cell, (n,), 0, 8)
+    row = cell // 2
+    col = 2 * (cell % 2) + row % 2  # row + col is even
+    corner = jnp.stack([col, row], axis=1).astype(jnp.float32)  # in {0..3}^2
+    in_board = corner + jax.random.uniform(key_u, (n, 2))  # in [0, 4]^2
+    return (in_board / 2 - 1) * _BOARD_HALF_SIDE
 
 
 # Circles: a ring of radius R or R/2 with probability 1/2 each, uniform angle, plus
@@ -138,11 +151,11 @@ CIRCLES_RADII = (_CIRCLES_OUTER / 2, _CIRCLES_OUTER)  # inner ~0.893, outer ~1.7
 
 
 def _circles(key: jax.Array, n: int) -> jax.Array:
-  key_ring, key_angle, key_eps = jax.random.split(key, 3)
-  radius = jnp.where(jax.random.bernoulli(key_ring, shape=(n,)), *CIRCLES_RADII)
-  angle = jax.random.uniform(key_angle, (n,), maxval=2 * jnp.pi)
-  ring = radius[:, None] * jnp.stack([jnp.cos(angle), jnp.sin(angle)], axis=1)
-  return ring + _CIRCLES_NOISE * jax.random.normal(key_eps, (n, 2))
+    key_ring, key_angle, key_eps = jax.random.split(key, 3)
+    radius = jnp.where(jax.random.bernoulli(key_ring, shape=(n,)), *CIRCLES_RADII)
+    angle = jax.random.uniform(key_angle, (n,), maxval=2 * jnp.pi)
+    ring = radius[:, None] * jnp.stack([jnp.cos(angle), jnp.sin(angle)], axis=1)
+    return ring + _CIRCLES_NOISE * jax.random.normal(key_eps, (n, 2))
 
 
 # Pinwheel with 5 arms: in an arm's own frame (r, u) with r ~ N(1, s_r^2), u ~ N(0, s_u^2),
@@ -153,15 +166,15 @@ _PIN_VAR = 1 + _PIN_RADIAL_STD**2 + _PIN_TANGENTIAL_STD**2
 
 
 def _pinwheel(key: jax.Array, n: int) -> jax.Array:
-  key_arm, key_eps = jax.random.split(key)
-  arm = jax.random.randint(key_arm, (n,), 0, _PIN_ARMS)
-  eps = jax.random.normal(key_eps, (n, 2))
-  r = 1.0 + _PIN_RADIAL_STD * eps[:, 0]
-  u = _PIN_TANGENTIAL_STD * eps[:, 1]
-  angle = 2 * jnp.pi * arm / _PIN_ARMS + _PIN_RATE * jnp.exp(r)
-  cos, sin = jnp.cos(angle), jnp.sin(angle)
-  raw = jnp.stack([cos * r - sin * u, sin * r + cos * u], axis=1)
-  return _standardise(raw, (0.0, 0.0), _PIN_VAR)
+    key_arm, key_eps = jax.random.split(key)
+    arm = jax.random.randint(key_arm, (n,), 0, _PIN_ARMS)
+    eps = jax.random.normal(key_eps, (n, 2))
+    r = 1.0 + _PIN_RADIAL_STD * eps[:, 0]
+    u = _PIN_TANGENTIAL_STD * eps[:, 1]
+    angle = 2 * jnp.pi * arm / _PIN_ARMS + _PIN_RATE * jnp.exp(r)
+    cos, sin = jnp.cos(angle), jnp.sin(angle)
+    raw = jnp.stack([cos * r - sin * u, sin * r + cos * u], axis=1)
+    return _standardise(raw, (0.0, 0.0), _PIN_VAR)
 
 
 _SAMPLERS: dict[str, Callable[[jax.Array, int], jax.Array]] = {
@@ -177,28 +190,28 @@ NAMES = tuple(_SAMPLERS)
 
 @functools.partial(jax.jit, static_argnames=("name", "num_samples"))
 def sample(key: jax.Array, name: str, num_samples: int) -> jax.Array:
-  """Draws points from a named toy 2-D distribution.
+    """Draws points from a named toy 2-D distribution.
 
-  Compiled with ``jax.jit``; ``name`` and ``num_samples`` are static, so each
-  (name, num_samples) pair compiles once.
+    Compiled with ``jax.jit``; ``name`` and ``num_samples`` are static, so each
+    (name, num_samples) pair compiles once.
 
-  Args:
-    key: PRNG key.
-    name: one of :data:`NAMES`.
-    num_samples: number of points n >= 0.
+    Args:
+      key: PRNG key.
+      name: one of :data:`NAMES`.
+      num_samples: number of points n >= 0.
 
-  Returns:
-    Points of shape (n, 2), float32, with population mean 0 and E|x|^2 = 2.
+    Returns:
+      Points of shape (n, 2), float32, with population mean 0 and E|x|^2 = 2.
 
-  Raises:
-    ValueError: unknown ``name`` or negative ``num_samples``.
+    Raises:
+      ValueError: unknown ``name`` or negative ``num_samples``.
 
-  Example:
-    >>> sample(jax.random.key(0), "checkerboard", 3).shape
-    (3, 2)
-  """
-  if name not in _SAMPLERS:
-    raise ValueError(f"unknown toy 2-D distribution {name!r}; valid names: {', '.join(NAMES)}")
-  if num_samples < 0:
-    raise ValueError(f"num_samples must be >= 0; got {num_samples}")
-  return _SAMPLERS[name](key, int(num_samples)).astype(jnp.float32)
+    Example:
+      >>> sample(jax.random.key(0), "checkerboard", 3).shape
+      (3, 2)
+    """
+    if name not in _SAMPLERS:
+        raise ValueError(f"unknown toy 2-D distribution {name!r}; valid names: {', '.join(NAMES)}")
+    if num_samples < 0:
+        raise ValueError(f"num_samples must be >= 0; got {num_samples}")
+    return _SAMPLERS[name](key, int(num_samples)).astype(jnp.float32)

@@ -22,53 +22,55 @@ from gendiff.utils import right_broadcast
 
 
 def transition_variance_ratio(path: GaussianPath, s: jax.Array, t: jax.Array) -> jax.Array:
-  """sigma_{t|s}^2 / sigma_t^2 = 1 - exp(lambda_t - lambda_s), shape (batch,)."""
-  return -jnp.expm1(path.log_snr(t) - path.log_snr(s))
+    """sigma_{t|s}^2 / sigma_t^2 = 1 - exp(lambda_t - lambda_s), shape (batch,)."""
+    return -jnp.expm1(path.log_snr(t) - path.log_snr(s))
 
 
 def transition_variance(path: GaussianPath, s: jax.Array, t: jax.Array) -> jax.Array:
-  """sigma_{t|s}^2, the variance of q(x_t | x_s) (beta_t for consecutive DDPM steps)."""
-  return path.sigma(t) ** 2 * transition_variance_ratio(path, s, t)
+    """sigma_{t|s}^2, the variance of q(x_t | x_s) (beta_t for consecutive DDPM steps)."""
+    return path.sigma(t) ** 2 * transition_variance_ratio(path, s, t)
 
 
 def posterior_variance(path: GaussianPath, s: jax.Array, t: jax.Array) -> jax.Array:
-  """var = sigma_{t|s}^2 sigma_s^2 / sigma_t^2 (beta-tilde_t for consecutive DDPM steps)."""
-  return path.sigma(s) ** 2 * transition_variance_ratio(path, s, t)
+    """var = sigma_{t|s}^2 sigma_s^2 / sigma_t^2 (beta-tilde_t for consecutive DDPM steps)."""
+    return path.sigma(s) ** 2 * transition_variance_ratio(path, s, t)
 
 
-def posterior_mean(path: GaussianPath, x0: jax.Array, x_t: jax.Array, s: jax.Array,
-                   t: jax.Array) -> jax.Array:
-  """Mean of q(x_s | x_t, x_0), s < t, each of shape (batch,).
+def posterior_mean(
+    path: GaussianPath, x0: jax.Array, x_t: jax.Array, s: jax.Array, t: jax.Array
+) -> jax.Array:
+    """Mean of q(x_s | x_t, x_0), s < t, each of shape (batch,).
 
-  Example:
-    >>> path = gendiff.paths.DiscreteVPPath.from_schedule("linear", 1000)
-    >>> mean = posterior_mean(path, x0, x_t, s=(i - 1) / 1000, t=i / 1000)
-  """
-  ratio = transition_variance_ratio(path, s, t)
-  alpha_s, alpha_t = path.alpha(s), path.alpha(t)
-  sigma_s, sigma_t = path.sigma(s), path.sigma(t)
-  coef_xt = (alpha_t / alpha_s) * (sigma_s / sigma_t) ** 2
-  coef_x0 = alpha_s * ratio
-  return right_broadcast(coef_xt, x_t) * x_t + right_broadcast(coef_x0, x0) * x0
+    Example:
+      >>> path = gendiff.paths.DiscreteVPPath.from_schedule("linear", 1000)
+      >>> mean = posterior_mean(path, x0, x_t, s=(i - 1) / 1000, t=i / 1000)
+    """
+    ratio = transition_variance_ratio(path, s, t)
+    alpha_s, alpha_t = path.alpha(s), path.alpha(t)
+    sigma_s, sigma_t = path.sigma(s), path.sigma(t)
+    coef_xt = (alpha_t / alpha_s) * (sigma_s / sigma_t) ** 2
+    coef_x0 = alpha_s * ratio
+    return right_broadcast(coef_xt, x_t) * x_t + right_broadcast(coef_x0, x0) * x0
 
 
-def posterior(path: GaussianPath, x0: jax.Array, x_t: jax.Array, s: jax.Array,
-              t: jax.Array) -> tuple[jax.Array, jax.Array]:
-  """(mean, var) of q(x_s | x_t, x_0); var has shape (batch,)."""
-  return posterior_mean(path, x0, x_t, s, t), posterior_variance(path, s, t)
+def posterior(
+    path: GaussianPath, x0: jax.Array, x_t: jax.Array, s: jax.Array, t: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """(mean, var) of q(x_s | x_t, x_0); var has shape (batch,)."""
+    return posterior_mean(path, x0, x_t, s, t), posterior_variance(path, s, t)
 
 
 VARIANCES = ("small", "large")
 
 
 def reverse_variance(path: GaussianPath, s: jax.Array, t: jax.Array, variance: str) -> jax.Array:
-  """The fixed variance sigma_t^2 of the reverse step p(x_s | x_t), shape (batch,).
+    """The fixed variance sigma_t^2 of the reverse step p(x_s | x_t), shape (batch,).
 
-  'small' is the posterior variance beta-tilde_t (optimal for deterministic x_0);
-  'large' is beta_t = sigma_{t|s}^2 (optimal for x_0 ~ N(0, I)); Ho et al. (2020), §3.2.
-  """
-  if variance == "small":
-    return posterior_variance(path, s, t)
-  if variance == "large":
-    return transition_variance(path, s, t)
-  raise ValueError(f"Unknown reverse variance {variance!r}; expected one of {VARIANCES}.")
+    'small' is the posterior variance beta-tilde_t (optimal for deterministic x_0);
+    'large' is beta_t = sigma_{t|s}^2 (optimal for x_0 ~ N(0, I)); Ho et al. (2020), §3.2.
+    """
+    if variance == "small":
+        return posterior_variance(path, s, t)
+    if variance == "large":
+        return transition_variance(path, s, t)
+    raise ValueError(f"Unknown reverse variance {variance!r}; expected one of {VARIANCES}.")

@@ -32,71 +32,92 @@ ModelFn = Callable[..., jax.Array]
 
 
 def prior_kl(path: DiscreteVPPath, x0: jax.Array) -> jax.Array:
-  """L_T = KL(q(x_T | x_0) || N(0, I)) per example, in nats."""
-  t = jnp.ones((x0.shape[0],))
-  mean = right_broadcast(path.alpha(t), x0) * x0
-  logvar = right_broadcast(2.0 * jnp.log(path.sigma(t)), x0)
-  return sum_over_non_batch(normal_kl(mean, logvar, 0.0, 0.0))
+    """L_T = KL(q(x_T | x_0) || N(0, I)) per example, in nats."""
+    t = jnp.ones((x0.shape[0],))
+    mean = right_broadcast(path.alpha(t), x0) * x0
+    logvar = right_broadcast(2.0 * jnp.log(path.sigma(t)), x0)
+    return sum_over_non_batch(normal_kl(mean, logvar, 0.0, 0.0))
 
 
-def variational_bound(key: jax.Array, model_fn: ModelFn, path: DiscreteVPPath, x0: jax.Array, *,
-                      num_levels: int, variance: str = "small", prediction: str = "eps",
-                      clip_x0: bool = True, **cond) -> dict[str, jax.Array]:
-  """The full variational bound per example.
+def variational_bound(
+    key: jax.Array,
+    model_fn: ModelFn,
+    path: DiscreteVPPath,
+    x0: jax.Array,
+    *,
+    num_levels: int,
+    variance: str = "small",
+    prediction: str = "eps",
+    clip_x0: bool = True,
+    **cond,
+) -> dict[str, jax.Array]:
+    """The full variational bound per example.
 
-  Args:
-    key: PRNG key; step t uses ``fold_in(key, t)`` for its draw of x_t.
-    model_fn: ``model_fn(x_t, t, **cond)``.
-    path: a DiscreteVPPath (the bound is defined over its T steps).
-    x0: data on the grid of ``num_levels`` values in [-1, 1], (batch, ...).
-    num_levels: number of discrete data values (256 for 8-bit images).
-    variance: the reverse-process variance, 'small' or 'large'.
-    prediction: what ``model_fn`` outputs.
-    clip_x0: clip predicted x_0 to [-1, 1] in the reverse mean (as when sampling).
-    **cond: conditioning for ``model_fn``.
+    Args:
+      key: PRNG key; step t uses ``fold_in(key, t)`` for its draw of x_t.
+      model_fn: ``model_fn(x_t, t, **cond)``.
+      path: a DiscreteVPPath (the bound is defined over its T steps).
+      x0: data on the grid of ``num_levels`` values in [-1, 1], (batch, ...).
+      num_levels: number of discrete data values (256 for 8-bit images).
+      variance: the reverse-process variance, 'small' or 'large'.
+      prediction: what ``model_fn`` outputs.
+      clip_x0: clip predicted x_0 to [-1, 1] in the reverse mean (as when sampling).
+      **cond: conditioning for ``model_fn``.
 
-  Returns:
-    Dict of (batch,) arrays: 'prior' (L_T), 'diffusion' (sum of L_1..L_{T-1}), 'decoder' (L_0),
-    'total' (nats) and 'bpd' (bits/dim).
+    Returns:
+      Dict of (batch,) arrays: 'prior' (L_T), 'diffusion' (sum of L_1..L_{T-1}), 'decoder' (L_0),
+      'total' (nats) and 'bpd' (bits/dim).
 
-  Example:
-    >>> bound = variational_bound(key, model_fn, path, x0, num_levels=256)
-    >>> float(bound["bpd"].mean())
-  """
-  if not isinstance(path, DiscreteVPPath):
-    raise TypeError(f"variational_bound needs a DiscreteVPPath, got {type(path).__name__}.")
-  if num_levels < 2:
-    raise ValueError(f"num_levels must be >= 2, got {num_levels}.")
-  batch, T = x0.shape[0], path.num_steps
-  full = lambda v: jnp.full((batch,), v, jnp.float32)
+    Example:
+      >>> bound = variational_bound(key, model_fn, path, x0, num_levels=256)
+      >>> float(bound["bpd"].mean())
+    """
+    if not isinstance(path, DiscreteVPPath):
+        raise TypeError(f"variational_bound needs a DiscreteVPPath, got {type(path).__name__}.")
+    if num_levels < 2:
+        raise ValueError(f"num_levels must be >= 2, got {num_levels}.")
+    batch, T = x0.shape[0], path.num_steps
+    full = lambda v: jnp.full((batch,), v, jnp.float32)
 
-  def sample_x_t(i):
-    t = full(i / T)
-    x_t, _ = path.sample_marginal(jax.random.fold_in(key, i), x0, t)
-    x0_hat = predict_x0(model_fn, path, x_t, t, prediction=prediction, clip_x0=clip_x0, **cond)
-    return t, x_t, x0_hat
+    def sample_x_t(i):
+        t = full(i / T)
+        x_t, _ = path.sample_marginal(jax.random.fold_in(key, i), x0, t)
+        x0_hat = predict_x0(model_fn, path, x_t, t, prediction=prediction, clip_x0=clip_x0, **cond)
+        return t, x_t, x0_hat
 
-  def diffusion_term(total, i):  # L_{i-1}, i = 2..T
-    t, x_t, x0_hat = sample_x_t(i)
-    s = full((i - 1) / T)
-    true_mean, true_var = posterior(path, x0, x_t, s, t)
-    model_logvar = jnp.log(reverse_variance(path, s, t, variance))
-    kl = normal_kl(true_mean, right_broadcast(jnp.log(true_var), x0),
-                   posterior_mean(path, x0_hat, x_t, s, t), right_broadcast(model_logvar, x0))
-    return total + sum_over_non_batch(kl), None
+    def diffusion_term(total, i):  # L_{i-1}, i = 2..T
+        t, x_t, x0_hat = sample_x_t(i)
+        s = full((i - 1) / T)
+        true_mean, true_var = posterior(path, x0, x_t, s, t)
+        model_logvar = jnp.log(reverse_variance(path, s, t, variance))
+        kl = normal_kl(
+            true_mean,
+            right_broadcast(jnp.log(true_var), x0),
+            posterior_mean(path, x0_hat, x_t, s, t),
+            right_broadcast(model_logvar, x0),
+        )
+        return total + sum_over_non_batch(kl), None
 
-  diffusion, _ = jax.lax.scan(diffusion_term, jnp.zeros((batch,)), jnp.arange(2, T + 1))
+    diffusion, _ = jax.lax.scan(diffusion_term, jnp.zeros((batch,)), jnp.arange(2, T + 1))
 
-  # L_0: the decoder's variance at step 1 is clipped to beta-tilde_2 for both choices of
-  # `variance`, since beta-tilde_1 = 0 (Ho et al.'s posterior_log_variance_clipped).
-  t1, x1, x0_hat = sample_x_t(1)
-  decoder_mean = posterior_mean(path, x0_hat, x1, full(0.0), t1)
-  log_scale = 0.5 * jnp.log(posterior_variance(path, full(1.0 / T), full(2.0 / T)))
-  decoder = -sum_over_non_batch(discretized_gaussian_log_likelihood(
-      x0, decoder_mean, right_broadcast(log_scale, x0), num_levels))
+    # L_0: the decoder's variance at step 1 is clipped to beta-tilde_2 for both choices of
+    # `variance`, since beta-tilde_1 = 0 (Ho et al.'s posterior_log_variance_clipped).
+    t1, x1, x0_hat = sample_x_t(1)
+    decoder_mean = posterior_mean(path, x0_hat, x1, full(0.0), t1)
+    log_scale = 0.5 * jnp.log(posterior_variance(path, full(1.0 / T), full(2.0 / T)))
+    decoder = -sum_over_non_batch(
+        discretized_gaussian_log_likelihood(
+            x0, decoder_mean, right_broadcast(log_scale, x0), num_levels
+        )
+    )
 
-  prior = prior_kl(path, x0)
-  total = prior + diffusion + decoder
-  dims = x0[0].size
-  return {"prior": prior, "diffusion": diffusion, "decoder": decoder, "total": total,
-          "bpd": total / (dims * jnp.log(2.0))}
+    prior = prior_kl(path, x0)
+    total = prior + diffusion + decoder
+    dims = x0[0].size
+    return {
+        "prior": prior,
+        "diffusion": diffusion,
+        "decoder": decoder,
+        "total": total,
+        "bpd": total / (dims * jnp.log(2.0)),
+    }

@@ -28,8 +28,7 @@ def check_point_clouds(x, y) -> None:
     check_rank("y", y, 2, "(num_points, dim)")
     if np.shape(x)[1] != np.shape(y)[1]:
         raise ValueError(
-            "x and y must have the same point dimension, "
-            f"got x {np.shape(x)} and y {np.shape(y)}."
+            f"x and y must have the same point dimension, got x {np.shape(x)} and y {np.shape(y)}."
         )
     check_finite("x", x)
     check_finite("y", y)

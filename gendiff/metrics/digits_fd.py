@@ -200,7 +200,9 @@ def _train(config: ClassifierConfig, images: np.ndarray, labels: np.ndarray, see
     steps_per_epoch = n // batch_size
     init_key, dropout_key = jax.random.split(jax.random.key(seed))
     params = model.init(init_key, jnp.asarray(images[:1]))
-    schedule = optax.cosine_decay_schedule(config.learning_rate, config.num_epochs * steps_per_epoch)
+    schedule = optax.cosine_decay_schedule(
+        config.learning_rate, config.num_epochs * steps_per_epoch
+    )
     optimizer = optax.adamw(schedule, weight_decay=config.weight_decay)
     opt_state = optimizer.init(params)
 
@@ -332,4 +334,6 @@ def fd_digits(extractor: DigitsFeatureExtractor, images_a, images_b) -> float:
     Example:
       >>> fd_digits(extractor, generated_digits, test_digits)
     """
-    return frechet_distance_from_features(extractor.features(images_a), extractor.features(images_b))
+    return frechet_distance_from_features(
+        extractor.features(images_a), extractor.features(images_b)
+    )

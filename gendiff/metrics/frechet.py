@@ -58,7 +58,9 @@ def _as_float64(name: str, x, ndim: int, layout: str) -> np.ndarray:
 
 def _check_covariance(name: str, sigma: np.ndarray, dim: int) -> None:
     if sigma.shape != (dim, dim):
-        raise ValueError(f"{name} must have shape ({dim}, {dim}) to match its mean, got {sigma.shape}.")
+        raise ValueError(
+            f"{name} must have shape ({dim}, {dim}) to match its mean, got {sigma.shape}."
+        )
     scale = max(float(np.max(np.abs(sigma))), np.finfo(np.float64).tiny)
     if not np.allclose(sigma, sigma.T, rtol=0.0, atol=1e-6 * scale):
         raise ValueError(f"{name} must be a symmetric covariance matrix.")

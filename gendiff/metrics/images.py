@@ -21,8 +21,9 @@ def _upscale_factor(height: int, width: int) -> int:
     return max(1, math.ceil(MIN_CELL_PIXELS / max(height, width)))
 
 
-def grid_image_size(num_images: int, height: int, width: int, nrow: int | None = None,
-                    title: bool = False) -> tuple[int, int]:
+def grid_image_size(
+    num_images: int, height: int, width: int, nrow: int | None = None, title: bool = False
+) -> tuple[int, int]:
     """Pixel size (height, width) of the PNG that `save_image_grid` writes.
 
     Example:
@@ -45,7 +46,9 @@ def _grid_canvas(images: np.ndarray, ncol: int) -> np.ndarray:
     cells = images.repeat(s, axis=1).repeat(s, axis=2)
     rows = math.ceil(n / ncol)
     cell_h, cell_w = h * s + PAD_PIXELS, w * s + PAD_PIXELS
-    canvas = np.full((rows * cell_h + PAD_PIXELS, ncol * cell_w + PAD_PIXELS, 3), PAD_VALUE, np.float32)
+    canvas = np.full(
+        (rows * cell_h + PAD_PIXELS, ncol * cell_w + PAD_PIXELS, 3), PAD_VALUE, np.float32
+    )
     for i, cell in enumerate(cells):
         top = (i // ncol) * cell_h + PAD_PIXELS
         left = (i % ncol) * cell_w + PAD_PIXELS
@@ -60,8 +63,9 @@ def _save_figure(fig: Figure, path: str | os.PathLike) -> None:
     fig.savefig(path, dpi=DPI, format="png")
 
 
-def save_image_grid(path: str | os.PathLike, images, nrow: int | None = None,
-                    title: str | None = None) -> None:
+def save_image_grid(
+    path: str | os.PathLike, images, nrow: int | None = None, title: str | None = None
+) -> None:
     """Writes images in [-1, 1] as a PNG grid.
 
     Values are clipped to [-1, 1] and mapped to [0, 1]; grayscale images (C = 1)
@@ -99,8 +103,14 @@ def save_image_grid(path: str | os.PathLike, images, nrow: int | None = None,
     ax.imshow(canvas, interpolation="nearest", aspect="auto")
     ax.set_axis_off()
     if title is not None:
-        fig.text(0.5, 1.0 - 0.5 * title_h / (grid_h + title_h), title, ha="center", va="center",
-                 fontsize=9)
+        fig.text(
+            0.5,
+            1.0 - 0.5 * title_h / (grid_h + title_h),
+            title,
+            ha="center",
+            va="center",
+            fontsize=9,
+        )
     _save_figure(fig, path)
 
 

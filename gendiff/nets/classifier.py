@@ -37,7 +37,9 @@ class ImageClassifier(nn.Module):
     dropout_rate: float = 0.1
 
     @nn.compact
-    def __call__(self, x: jax.Array, *, train: bool = False, return_features: bool = False) -> jax.Array:
+    def __call__(
+        self, x: jax.Array, *, train: bool = False, return_features: bool = False
+    ) -> jax.Array:
         """Logits (batch, num_classes), or features (batch, feature_dim) if return_features.
 
         Args:

@@ -14,58 +14,62 @@ from gendiff.utils import right_broadcast
 
 
 class GaussianPath:
-  """Base class of Gaussian corruption paths over continuous time t in [0, 1].
+    """Base class of Gaussian corruption paths over continuous time t in [0, 1].
 
-  Subclasses are frozen pytree dataclasses (see :func:`gendiff.utils.pytree_dataclass`)
-  that implement :meth:`alpha` and :meth:`sigma` elementwise in ``t``. Paths that can
-  compute the log-SNR more accurately than from alpha and sigma override :meth:`log_snr`.
-  """
+    Subclasses are frozen pytree dataclasses (see :func:`gendiff.utils.pytree_dataclass`)
+    that implement :meth:`alpha` and :meth:`sigma` elementwise in ``t``. Paths that can
+    compute the log-SNR more accurately than from alpha and sigma override :meth:`log_snr`.
+    """
 
-  # Smallest and largest times used for training and sampling.
-  t_min: float = 0.0
-  t_max: float = 1.0
+    # Smallest and largest times used for training and sampling.
+    t_min: float = 0.0
+    t_max: float = 1.0
 
-  def alpha(self, t: jax.Array) -> jax.Array:
-    raise NotImplementedError
+    def alpha(self, t: jax.Array) -> jax.Array:
+        raise NotImplementedError
 
-  def sigma(self, t: jax.Array) -> jax.Array:
-    raise NotImplementedError
+    def sigma(self, t: jax.Array) -> jax.Array:
+        raise NotImplementedError
 
-  def log_snr(self, t: jax.Array) -> jax.Array:
-    """lambda(t) = log(alpha^2 / sigma^2)."""
-    return 2.0 * (jnp.log(self.alpha(t)) - jnp.log(self.sigma(t)))
+    def log_snr(self, t: jax.Array) -> jax.Array:
+        """lambda(t) = log(alpha^2 / sigma^2)."""
+        return 2.0 * (jnp.log(self.alpha(t)) - jnp.log(self.sigma(t)))
 
-  def d_alpha(self, t: jax.Array) -> jax.Array:
-    """d alpha / dt, by forward-mode autodiff of the elementwise :meth:`alpha`."""
-    return jax.jvp(self.alpha, (t,), (jnp.ones_like(t),))[1]
+    def d_alpha(self, t: jax.Array) -> jax.Array:
+        """d alpha / dt, by forward-mode autodiff of the elementwise :meth:`alpha`."""
+        return jax.jvp(self.alpha, (t,), (jnp.ones_like(t),))[1]
 
-  def d_sigma(self, t: jax.Array) -> jax.Array:
-    """d sigma / dt, by forward-mode autodiff of the elementwise :meth:`sigma`."""
-    return jax.jvp(self.sigma, (t,), (jnp.ones_like(t),))[1]
+    def d_sigma(self, t: jax.Array) -> jax.Array:
+        """d sigma / dt, by forward-mode autodiff of the elementwise :meth:`sigma`."""
+        return jax.jvp(self.sigma, (t,), (jnp.ones_like(t),))[1]
 
-  def drift_coeff(self, t: jax.Array) -> jax.Array:
-    """f(t) = d log alpha / dt of the forward SDE dx = f(t) x dt + g(t) dW."""
-    return self.d_alpha(t) / self.alpha(t)
+    def drift_coeff(self, t: jax.Array) -> jax.Array:
+        """f(t) = d log alpha / dt of the forward SDE dx = f(t) x dt + g(t) dW."""
+        return self.d_alpha(t) / self.alpha(t)
 
-  def diffusion_sq(self, t: jax.Array) -> jax.Array:
-    """g(t)^2 = d sigma^2 / dt - 2 f(t) sigma^2 of the forward SDE."""
-    sigma = self.sigma(t)
-    return 2.0 * sigma * self.d_sigma(t) - 2.0 * self.drift_coeff(t) * sigma**2
+    def diffusion_sq(self, t: jax.Array) -> jax.Array:
+        """g(t)^2 = d sigma^2 / dt - 2 f(t) sigma^2 of the forward SDE."""
+        sigma = self.sigma(t)
+        return 2.0 * sigma * self.d_sigma(t) - 2.0 * self.drift_coeff(t) * sigma**2
 
-  def sample_t(self, key: jax.Array, batch_size: int) -> jax.Array:
-    """Training times, uniform on [t_min, t_max]. Discrete paths override this."""
-    return jax.random.uniform(key, (batch_size,), minval=self.t_min, maxval=self.t_max)
+    def sample_t(self, key: jax.Array, batch_size: int) -> jax.Array:
+        """Training times, uniform on [t_min, t_max]. Discrete paths override this."""
+        return jax.random.uniform(key, (batch_size,), minval=self.t_min, maxval=self.t_max)
 
-  def marginal(self, x0: jax.Array, t: jax.Array, eps: jax.Array) -> jax.Array:
-    """x_t = alpha(t) x_0 + sigma(t) eps, with t of shape (batch,)."""
-    return right_broadcast(self.alpha(t), x0) * x0 + right_broadcast(self.sigma(t), x0) * eps
+    def marginal(self, x0: jax.Array, t: jax.Array, eps: jax.Array) -> jax.Array:
+        """x_t = alpha(t) x_0 + sigma(t) eps, with t of shape (batch,)."""
+        return right_broadcast(self.alpha(t), x0) * x0 + right_broadcast(self.sigma(t), x0) * eps
 
-  def sample_marginal(self, key: jax.Array, x0: jax.Array, t: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Draws x_t ~ q(x_t | x_0). Returns (x_t, eps)."""
-    eps = jax.random.normal(key, x0.shape, x0.dtype)
-    return self.marginal(x0, t, eps), eps
+    def sample_marginal(
+        self, key: jax.Array, x0: jax.Array, t: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        """Draws x_t ~ q(x_t | x_0). Returns (x_t, eps)."""
+        eps = jax.random.normal(key, x0.shape, x0.dtype)
+        return self.marginal(x0, t, eps), eps
 
-  def prior_sample(self, key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
-    """x_1 ~ N(alpha(1) * 0, sigma(1)^2 I), the distribution samplers start from."""
-    t1 = jnp.full((shape[0],), self.t_max, dtype)
-    return right_broadcast(self.sigma(t1), jnp.zeros(shape)) * jax.random.normal(key, shape, dtype)
+    def prior_sample(self, key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+        """x_1 ~ N(alpha(1) * 0, sigma(1)^2 I), the distribution samplers start from."""
+        t1 = jnp.full((shape[0],), self.t_max, dtype)
+        return right_broadcast(self.sigma(t1), jnp.zeros(shape)) * jax.random.normal(
+            key, shape, dtype
+        )

@@ -103,7 +103,9 @@ def replicate(tree: PyTree, mesh: Mesh) -> PyTree:
     def put(x):
         if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
             # Typed PRNG keys travel as their raw uint32 data.
-            return jax.random.wrap_key_data(put(jax.random.key_data(x)), impl=jax.random.key_impl(x))
+            return jax.random.wrap_key_data(
+                put(jax.random.key_data(x)), impl=jax.random.key_impl(x)
+            )
         return jax.device_put(x, sharding)
 
     # device_put may keep the source buffer as one of the replicas; copy so that no

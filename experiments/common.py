@@ -1,0 +1,193 @@
+"""What every experiment shares: the CLI, data, models, sampling in batches and evaluation.
+
+An experiment module defines ``train_and_evaluate(config, workdir) -> dict`` and ends with
+``if __name__ == "__main__": common.run_cli(train_and_evaluate, configs.get_config, "runs/NAME")``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from gendiff import data, metrics, nets
+from gendiff.train import maybe_initialize_distributed
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def _peek_preset(argv: list[str]) -> str:
+    for i, arg in enumerate(argv):
+        if arg.startswith("--preset="):
+            return arg.split("=", 1)[1]
+        if arg == "--preset" and i + 1 < len(argv):
+            return argv[i + 1]
+    return "cpu"
+
+
+def run_cli(
+    train_and_evaluate: Callable,
+    get_config: Callable[[str], ml_collections.ConfigDict],
+    default_workdir: str,
+    argv: list[str] | None = None,
+) -> None:
+    """Thin command line: ``--preset NAME``, ``--workdir DIR`` and ``--config.FIELD=VALUE`` overrides.
+
+    The preset is read before the flags are defined, so ``--config.*`` overrides apply to it.
+    """
+    from absl import app, flags, logging
+    from ml_collections import config_flags
+
+    argv = sys.argv if argv is None else argv
+    preset = _peek_preset(argv)
+    try:
+        config = get_config(preset)
+    except ValueError as e:
+        sys.exit(f"error: {e}")
+    flags.DEFINE_string("preset", "cpu", "Named preset of the config (see experiments/configs).")
+    flags.DEFINE_string(
+        "workdir", default_workdir, "Directory for checkpoints, metrics and samples."
+    )
+    config_flags.DEFINE_config_dict(
+        "config",
+        config,
+        "Experiment config; override fields with --config.FIELD=VALUE.",
+        lock_config=True,
+    )
+
+    def main(_):
+        logging.set_verbosity(logging.WARNING)
+        result = train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
+        if jax.process_index() == 0:
+            print(json.dumps(result, indent=2))
+
+    app.run(main, argv=argv)
+
+
+# ----------------------------------------------------------------------------- set-up
+
+
+def initialize_distributed(config: ml_collections.ConfigDict) -> None:
+    """Calls jax.distributed.initialize when ``config.distributed.initialize`` is set."""
+    d = config.distributed
+    if d.initialize:
+        maybe_initialize_distributed(
+            coordinator_address=d.coordinator_address or None,
+            num_processes=d.num_processes or None,
+            process_id=d.process_id if d.process_id >= 0 else None,
+            auto_detect=not d.coordinator_address,
+        )
+
+
+def load_splits(config: ml_collections.ConfigDict) -> tuple[data.ArrayDataset, data.ArrayDataset]:
+    """(train, test) splits of ``config.dataset`` (see :func:`gendiff.data.load`)."""
+    data_dir = config.data_dir or None
+    return data.load(config.dataset, "train", data_dir), data.load(config.dataset, "test", data_dir)
+
+
+def build_denoiser(
+    model_config: ml_collections.ConfigDict,
+    example_shape: tuple[int, ...],
+    num_classes: int | None = None,
+):
+    """The denoising network named by ``model_config.name`` for examples of ``example_shape``."""
+    dtype = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}.get(model_config.dtype)
+    if dtype is None:
+        raise ValueError(
+            f"Unknown model dtype {model_config.dtype!r}; expected 'float32' or 'bfloat16'."
+        )
+    if model_config.name == "unet":
+        if len(example_shape) != 3:
+            raise ValueError(
+                f"The U-Net needs images (H, W, C); this dataset has examples of shape "
+                f"{example_shape}. Use --config.model.name=mlp."
+            )
+        return nets.UNet(
+            **nets.unet_config(model_config.preset), num_classes=num_classes, dtype=dtype
+        )
+    if model_config.name == "mlp":  # flattens images
+        return nets.MLPDenoiser(
+            hidden=model_config.hidden, depth=model_config.depth, num_classes=num_classes
+        )
+    raise ValueError(f"Unknown model {model_config.name!r}; expected 'unet' or 'mlp'.")
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def in_batches(
+    fn: Callable[[jax.Array, int], jax.Array], key: jax.Array, num: int, batch: int
+) -> np.ndarray:
+    """Concatenates ``fn(fold_in(key, i), batch)`` over enough batches i for ``num`` rows."""
+    outs = [np.asarray(fn(jax.random.fold_in(key, i), batch)) for i in range(-(-num // batch))]
+    return np.concatenate(outs)[:num]
+
+
+def sample_quality(
+    key: jax.Array,
+    samples: np.ndarray,
+    train: data.ArrayDataset,
+    test: data.ArrayDataset,
+    workdir: str,
+    seed: int,
+) -> dict[str, float]:
+    """Distances from samples to the test split, with the floor (train vs test) and noise baselines.
+
+    Images: Fréchet distance in the features of a classifier trained on the train split
+    ('fd_digits' on the digits; 'fd_classifier' elsewhere). Points: sliced Wasserstein
+    distance and unbiased RBF MMD^2. The floor and noise sets have as many rows as ``samples``.
+    """
+    n = len(samples)
+    rng = np.random.default_rng(seed)
+    floor = train.images[rng.choice(len(train), size=min(n, len(train)), replace=False)]
+    noise = rng.standard_normal(samples.shape).astype(np.float32)
+    if samples.ndim == 4:
+        extractor = metrics.load_or_train(
+            os.path.join(workdir, "feature_classifier"),
+            train.images,
+            train.labels,
+            test.images,
+            test.labels,
+            seed=0,
+        )
+        name = "fd_digits" if train.name == "digits" else "fd_classifier"
+        noise = np.clip(noise, -1.0, 1.0)
+        fd = lambda x: metrics.fd_digits(extractor, x, test.images)
+        return {
+            name: fd(samples),
+            f"{name}_floor": fd(floor),
+            f"{name}_noise": fd(noise),
+            "feature_classifier_test_accuracy": extractor.meta["test_accuracy"],
+        }
+    swd = lambda x: float(metrics.sliced_wasserstein(jax.random.key(seed), x, test.images))
+    mmd = lambda x: float(metrics.mmd_rbf(x, test.images))
+    return {
+        "swd": swd(samples),
+        "swd_floor": swd(floor),
+        "swd_noise": swd(noise),
+        "mmd": mmd(samples),
+        "mmd_floor": mmd(floor),
+        "mmd_noise": mmd(noise),
+    }
+
+
+def save_samples(path: str, samples: np.ndarray, reference: data.ArrayDataset, title: str) -> None:
+    """A grid of images, or a scatter of points over the reference data, as a PNG."""
+    if samples.ndim == 4:
+        metrics.save_image_grid(path, samples[:100], title=title)
+    else:
+        metrics.save_scatter(path, samples, reference=reference.images, title=title)
+
+
+def write_json(path: str, obj: dict[str, Any]) -> None:
+    """Writes JSON atomically (temporary file, then rename)."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
+    os.replace(tmp, path)

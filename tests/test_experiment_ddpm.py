@@ -1,0 +1,130 @@
+"""experiments/ddpm.py end to end: kill-and-resume, determinism and input errors."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from experiments import ddpm as experiment
+from experiments.configs import ddpm as configs
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# A small toy2d run: 40 steps, checkpoints every 10, 20 diffusion steps.
+SMALL = [
+    "--preset=toy2d",
+    "--config.num_steps=40",
+    "--config.checkpoint_every=10",
+    "--config.log_every=10",
+    "--config.optim.warmup_steps=5",
+    "--config.progress=False",
+    "--config.diffusion.num_diffusion_steps=25",
+    "--config.eval.num_samples=300",
+    "--config.eval.sample_batch=300",
+    "--config.model.hidden=64",
+    "--config.model.depth=2",
+]
+
+
+def _command(workdir, *extra):
+    return [sys.executable, "-m", "experiments.ddpm", f"--workdir={workdir}", *SMALL, *extra]
+
+
+def _metrics(workdir):
+    with open(os.path.join(workdir, "metrics.json")) as f:
+        metrics = json.load(f)
+    metrics.pop("wall_s")
+    return metrics
+
+
+def _checkpoint_steps(workdir):
+    directory = os.path.join(workdir, "checkpoints")
+    if not os.path.isdir(directory):
+        return []
+    return sorted(int(d) for d in os.listdir(directory) if d.isdigit())
+
+
+def test_sigkill_then_rerun_resumes_and_matches_an_uninterrupted_run(tmp_path):
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    reference = subprocess.Popen(
+        _command(straight), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    victim = subprocess.Popen(
+        _command(killed), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 240
+    while not _checkpoint_steps(killed) and victim.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    kept = _checkpoint_steps(killed)
+    assert kept and kept[-1] < 40, f"the run should be killed mid-way, checkpoints: {kept}"
+    assert not os.path.exists(killed / "metrics.json")
+
+    resumed = subprocess.run(
+        _command(killed), cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert reference.wait(timeout=300) == 0, reference.stderr.read()[-3000:]
+    # The resumed run only trained the remaining steps.
+    with open(killed / "metrics.jsonl") as f:
+        steps = [json.loads(line)["step"] for line in f]
+    assert steps[-1] == 40 and steps.count(40) == 1
+    assert _metrics(killed) == _metrics(straight)
+    assert _metrics(straight)["num_steps"] == 40 and _metrics(straight)["swd"] > 0
+
+
+def test_unknown_preset_is_a_clear_cli_error():
+    result = subprocess.run(
+        [sys.executable, "-m", "experiments.ddpm", "--preset=gpu9000"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "Unknown preset 'gpu9000'" in result.stderr and "cifar10" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("dataset", "imagenet64", "unknown dataset 'imagenet64'"),
+        ("model.name", "transformer", "Unknown model 'transformer'"),
+        ("model.dtype", "float16", "Unknown model dtype"),
+        ("num_steps", 0, "config.num_steps must be a positive integer"),
+        ("diffusion.schedule", "sigmoid", "Unknown beta schedule 'sigmoid'"),
+    ],
+)
+def test_bad_config_is_a_clear_error(tmp_path, field, value, message):
+    config = configs.get_config("cpu")
+    section, _, name = field.rpartition(".")
+    (config[section] if section else config)[name] = value
+    with pytest.raises(ValueError, match=message):
+        experiment.train_and_evaluate(config, str(tmp_path))
+
+
+def _write_idx(path, array):
+    import numpy as np
+
+    header = bytes([0, 0, 8, array.ndim]) + np.asarray(array.shape, ">i4").tobytes()
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def test_image_shape_the_unet_cannot_take_is_a_clear_error(tmp_path):
+    import numpy as np
+
+    # 28x28 MNIST-format images and the CIFAR-10 U-Net, which halves the image three times.
+    for split in ("train", "t10k"):
+        _write_idx(tmp_path / f"{split}-images-idx3-ubyte", np.zeros((4, 28, 28)))
+        _write_idx(tmp_path / f"{split}-labels-idx1-ubyte", np.arange(4))
+    config = configs.get_config("cpu")
+    config.dataset, config.data_dir, config.model.preset = "mnist_idx", str(tmp_path), "cifar10"
+    with pytest.raises(ValueError, match="divisible by 8"):
+        experiment.train_and_evaluate(config, str(tmp_path / "run"))
+    config.dataset = "toy2d/two_moons"
+    with pytest.raises(ValueError, match=r"The U-Net needs images \(H, W, C\)"):
+        experiment.train_and_evaluate(config, str(tmp_path / "run"))
