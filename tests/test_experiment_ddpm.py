@@ -123,7 +123,9 @@ def test_image_shape_the_unet_cannot_take_is_a_clear_error(tmp_path):
         _write_idx(tmp_path / f"{split}-labels-idx1-ubyte", np.arange(4))
     config = configs.get_config("cpu")
     config.dataset, config.data_dir, config.model.preset = "mnist_idx", str(tmp_path), "cifar10"
-    with pytest.raises(ValueError, match="divisible by 8"):
+    with pytest.raises(
+        ValueError, match=r"divisible by 2\*\*\(len\(ch_mult\)-1\) = 8, got shape \(1, 28, 28, 1\)"
+    ):
         experiment.train_and_evaluate(config, str(tmp_path / "run"))
     config.dataset = "toy2d/two_moons"
     with pytest.raises(ValueError, match=r"The U-Net needs images \(H, W, C\)"):

@@ -108,8 +108,13 @@ def test_mlp_rejects_bad_input():
     net = MLPDenoiser(hidden=8, depth=1)
     x, t = _inputs((4, 2))
     params = jax.jit(net.init)(_key(), x, t)
-    with pytest.raises(ValueError, match="batch, dim"):
-        net.apply(params, x[None], t)
+    with pytest.raises(ValueError, match=r"\(batch, \.\.\.\)"):
+        net.apply(params, x[0], t)
+    # Other ranks are flattened: (4, 2, 1) images give the (4, 2) output, reshaped.
+    noisy = _perturbed(params)
+    out = net.apply(noisy, x, t)
+    assert float(jnp.abs(out).max()) > 1e-3
+    np.testing.assert_allclose(net.apply(noisy, x[..., None], t)[..., 0], out, rtol=1e-6)
     with pytest.raises(ValueError, match=r"\(4,\)"):
         net.apply(params, x, t[:3])
     with pytest.raises(ValueError, match="num_classes=None"):
