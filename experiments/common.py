@@ -17,7 +17,17 @@ import ml_collections
 import numpy as np
 
 from gendiff import data, metrics, nets
-from gendiff.train import maybe_initialize_distributed
+from gendiff.data import EpochBatcher
+from gendiff.train import (
+    TrainState,
+    create_train_state,
+    local_batch_slice,
+    make_mesh,
+    make_optimizer,
+    make_train_step,
+    maybe_initialize_distributed,
+    train,
+)
 
 # ----------------------------------------------------------------------------- CLI
 
@@ -116,6 +126,67 @@ def build_denoiser(
             hidden=model_config.hidden, depth=model_config.depth, num_classes=num_classes
         )
     raise ValueError(f"Unknown model {model_config.name!r}; expected 'unet' or 'mlp'.")
+
+
+def check_config(config: ml_collections.ConfigDict) -> None:
+    """The run-length fields every experiment config has must be positive integers."""
+    for field in ("num_steps", "batch_size", "checkpoint_every", "log_every"):
+        if int(config[field]) < 1:
+            raise ValueError(f"config.{field} must be a positive integer, got {config[field]}.")
+
+
+def train_network(
+    config: ml_collections.ConfigDict,
+    workdir: str,
+    net,
+    train_ds: data.ArrayDataset,
+    loss_of_model: Callable,
+    init_key: jax.Array,
+    train_key: jax.Array,
+) -> tuple[TrainState, dict]:
+    """Trains ``net`` on ``train_ds`` with the harness (resume, checkpoints, NaN guard, logging).
+
+    Args:
+        config: experiment config (seed, num_steps, batch_size, checkpoint_every, log_every,
+            progress, optim).
+        workdir: where checkpoints and metrics.jsonl go.
+        net: a Flax module called as ``net.apply(params, x, t, train=..., rngs=...)``.
+        train_ds: the training split.
+        loss_of_model: ``loss_of_model(key, model_fn, x0) -> (loss, metrics)``, with
+            ``model_fn(x, t)`` the network in training mode (dropout on).
+        init_key: PRNG key of the parameter initialisation.
+        train_key: base PRNG key of the training steps (step s uses ``fold_in(train_key, s)``).
+
+    Returns:
+        (final TrainState, last logged metrics).
+    """
+    params = net.init(init_key, jnp.zeros((1, *train_ds.example_shape)), jnp.zeros((1,)))
+    tx = make_optimizer(config.optim)
+
+    def loss_fn(params, batch, key):
+        key_loss, key_dropout = jax.random.split(key)
+        model_fn = lambda x, t: net.apply(params, x, t, train=True, rngs={"dropout": key_dropout})
+        return loss_of_model(key_loss, model_fn, batch["image"])
+
+    mesh = make_mesh()
+    batcher = EpochBatcher(len(train_ds), config.batch_size, config.seed)
+    rows = local_batch_slice(config.batch_size, mesh)
+    return train(
+        create_train_state(params, tx),
+        make_train_step(loss_fn, tx, config.optim.ema_decay),
+        lambda step: {"image": train_ds.images[batcher.indices(step)[rows]]},
+        train_key,
+        num_steps=config.num_steps,
+        workdir=workdir,
+        checkpoint_every=config.checkpoint_every,
+        log_every=config.log_every,
+        progress=config.progress,
+        mesh=mesh,
+    )
+
+
+def num_params(params) -> int:
+    return int(sum(x.size for x in jax.tree_util.tree_leaves(params)))
 
 
 # ----------------------------------------------------------------------------- evaluation

@@ -15,29 +15,13 @@ import os
 import time
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
 from experiments import common
 from experiments.configs import ddpm as configs
 from gendiff import ddpm
-from gendiff.data import EpochBatcher
 from gendiff.paths import DiscreteVPPath
-from gendiff.train import (
-    create_train_state,
-    local_batch_slice,
-    make_mesh,
-    make_optimizer,
-    make_train_step,
-    train,
-)
-
-
-def _check_config(config: ml_collections.ConfigDict) -> None:
-    for field in ("num_steps", "batch_size", "checkpoint_every", "log_every"):
-        if int(config[field]) < 1:
-            raise ValueError(f"config.{field} must be a positive integer, got {config[field]}.")
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
@@ -57,40 +41,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """
     start = time.time()
     common.initialize_distributed(config)
-    _check_config(config)
+    common.check_config(config)
     train_ds, test_ds = common.load_splits(config)
     d = config.diffusion
     path = DiscreteVPPath.from_schedule(d.schedule, d.num_diffusion_steps)
     net = common.build_denoiser(config.model, train_ds.example_shape)
     is_images = len(train_ds.example_shape) == 3
-    init_key, train_key, sample_key, vlb_key, eval_key = jax.random.split(
-        jax.random.key(config.seed), 5
-    )
-    params = net.init(init_key, jnp.zeros((1, *train_ds.example_shape)), jnp.zeros((1,)))
-    tx = make_optimizer(config.optim)
-
-    def loss_fn(params, batch, key):
-        key_loss, key_dropout = jax.random.split(key)
-        model_fn = lambda x, t: net.apply(params, x, t, train=True, rngs={"dropout": key_dropout})
-        return ddpm.denoising_loss(
-            key_loss, model_fn, batch["image"], path, prediction=d.prediction
-        )
-
-    mesh = make_mesh()
-    batcher = EpochBatcher(len(train_ds), config.batch_size, config.seed)
-    rows = local_batch_slice(config.batch_size, mesh)
-    state, last = train(
-        create_train_state(params, tx),
-        make_train_step(loss_fn, tx, config.optim.ema_decay),
-        lambda step: {"image": train_ds.images[batcher.indices(step)[rows]]},
-        train_key,
-        num_steps=config.num_steps,
-        workdir=workdir,
-        checkpoint_every=config.checkpoint_every,
-        log_every=config.log_every,
-        progress=config.progress,
-        mesh=mesh,
-    )
+    keys = jax.random.split(jax.random.key(config.seed), 5)
+    init_key, train_key, sample_key, vlb_key, eval_key = keys
+    loss = functools.partial(ddpm.denoising_loss, path=path, prediction=d.prediction)
+    state, last = common.train_network(config, workdir, net, train_ds, loss, init_key, train_key)
     ema_params = state.ema_params
 
     # Sampling: one compiled scan per batch of samples, with the EMA parameters.
@@ -116,7 +76,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     result = {
         "train_loss": last.get("loss"),
         "num_steps": int(state.step),
-        "num_params": int(sum(x.size for x in jax.tree_util.tree_leaves(params))),
+        "num_params": common.num_params(ema_params),
     }
     result.update(common.sample_quality(eval_key, samples, train_ds, test_ds, workdir, config.seed))
     if is_images and test_ds.num_levels:
