@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from gendiff import parameterization
-from gendiff.paths import DiscreteVPPath, VPPath, cosine_betas, linear_betas, make_betas
+from gendiff.paths import (
+    DiscreteVPPath,
+    GaussianPath,
+    VPPath,
+    cosine_betas,
+    linear_betas,
+    make_betas,
+)
 
 T = 1000
 
@@ -82,6 +89,9 @@ def test_vp_path_sde_coefficients():
     beta = 0.1 + t * 19.9
     np.testing.assert_allclose(path.drift_coeff(t), -beta / 2, rtol=1e-5)
     np.testing.assert_allclose(path.diffusion_sq(t), beta, rtol=1e-4)
+    # The closed forms VPPath writes out equal the generic derivation from alpha and sigma.
+    np.testing.assert_allclose(GaussianPath.drift_coeff(path, t), -beta / 2, rtol=1e-5)
+    np.testing.assert_allclose(GaussianPath.diffusion_sq(path, t), beta, rtol=1e-4)
     np.testing.assert_allclose(path.alpha(t) ** 2 + path.sigma(t) ** 2, 1.0, rtol=1e-6)
 
 
