@@ -1,17 +1,29 @@
-"""Flax linen networks: time/label embeddings, residual MLP, DDPM U-Net, image classifier."""
+"""Flax linen networks: time/label embeddings, residual MLP, DDPM U-Net, image classifier,
+transformer layers and the sequence models Mamba and S4D."""
 
 from gendiff.nets.classifier import ImageClassifier
 from gendiff.nets.embeddings import LabelEmbedding, TimeEmbedding, sinusoidal_embedding
+from gendiff.nets.mamba import MambaBlock, MambaLM
 from gendiff.nets.mlp import MLPDenoiser
+from gendiff.nets.s4 import S4DConv, S4DLayer, S4Model
+from gendiff.nets.transformer import MultiHeadAttention, TransformerBlock, positional_encoding
 from gendiff.nets.unet import UNET_PRESETS, UNet, unet_config
 
 __all__ = [
     "ImageClassifier",
     "LabelEmbedding",
     "MLPDenoiser",
+    "MambaBlock",
+    "MambaLM",
+    "MultiHeadAttention",
+    "S4DConv",
+    "S4DLayer",
+    "S4Model",
     "TimeEmbedding",
+    "TransformerBlock",
     "UNET_PRESETS",
     "UNet",
+    "positional_encoding",
     "sinusoidal_embedding",
     "unet_config",
 ]
