@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from typing import Any, Callable
 
 import jax
@@ -246,6 +247,54 @@ def sample_quality(
         "mmd_floor": mmd(floor),
         "mmd_noise": mmd(noise),
     }
+
+
+def draw_samples(sample_fn: Callable, params, key: jax.Array, config) -> np.ndarray:
+    """``config.eval.num_samples`` samples from ``sample_fn(params, key, num)``, jitted, in batches."""
+    sampler = jax.jit(sample_fn, static_argnums=2)
+    return in_batches(
+        lambda key, num: sampler(params, key, num),
+        key,
+        config.eval.num_samples,
+        config.eval.sample_batch,
+    )
+
+
+def finish_run(
+    config,
+    workdir: str,
+    start: float,
+    state: TrainState,
+    last: dict,
+    samples: np.ndarray,
+    train_ds: data.ArrayDataset,
+    test_ds: data.ArrayDataset,
+    eval_key: jax.Array,
+    title: str,
+    **extra_metrics: float,
+) -> dict:
+    """Scores the samples, writes samples.png and metrics.json (process 0) and returns the metrics.
+
+    metrics.json holds train_loss (last logged), num_steps, num_params, the sample-quality
+    figures of :func:`sample_quality`, ``extra_metrics`` and wall_s (seconds since ``start``).
+    """
+    result = {
+        "train_loss": last.get("loss"),
+        "num_steps": int(state.step),
+        "num_params": num_params(state.ema_params),
+        **sample_quality(eval_key, samples, train_ds, test_ds, workdir, config.seed),
+        **extra_metrics,
+    }
+    result["wall_s"] = time.time() - start
+    if jax.process_index() == 0:
+        save_samples(
+            os.path.join(workdir, "samples.png"),
+            samples,
+            test_ds,
+            title=f"{title}, {config.dataset}, {int(state.step)} steps",
+        )
+        write_json(os.path.join(workdir, "metrics.json"), result)
+    return result
 
 
 def save_samples(path: str, samples: np.ndarray, reference: data.ArrayDataset, title: str) -> None:

@@ -11,7 +11,6 @@ that already finished only re-evaluates. The same seed gives the same metrics.
 from __future__ import annotations
 
 import functools
-import os
 import time
 
 import jax
@@ -51,46 +50,35 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     init_key, train_key, sample_key, vlb_key, eval_key = keys
     loss = functools.partial(ddpm.denoising_loss, path=path, prediction=d.prediction)
     state, last = common.train_network(config, workdir, net, train_ds, loss, init_key, train_key)
-    ema_params = state.ema_params
 
-    # Sampling: one compiled scan per batch of samples, with the EMA parameters.
-    sample_shape = lambda n: (n, *train_ds.example_shape)
-    sampler = jax.jit(
-        lambda params, key, n: ddpm.ancestral_sample(
+    def sample(params, key, num):  # one compiled scan per batch, with the EMA parameters
+        return ddpm.ancestral_sample(
             key,
             functools.partial(net.apply, params),
             path,
-            sample_shape(n),
+            (num, *train_ds.example_shape),
             variance=d.variance,
             prediction=d.prediction,
             clip_x0=is_images,
-        ),
-        static_argnums=2,
-    )
-    samples = common.in_batches(
-        lambda key, n: sampler(ema_params, key, n),
-        sample_key,
-        config.eval.num_samples,
-        config.eval.sample_batch,
-    )
-    result = {
-        "train_loss": last.get("loss"),
-        "num_steps": int(state.step),
-        "num_params": common.num_params(ema_params),
-    }
-    result.update(common.sample_quality(eval_key, samples, train_ds, test_ds, workdir, config.seed))
-    if is_images and test_ds.num_levels:
-        result["test_bpd"] = _test_bpd(net, ema_params, path, test_ds, vlb_key, config)
-    result["wall_s"] = time.time() - start
-    if jax.process_index() == 0:
-        common.save_samples(
-            os.path.join(workdir, "samples.png"),
-            samples,
-            test_ds,
-            title=f"DDPM samples, {config.dataset}, {int(state.step)} steps",
         )
-        common.write_json(os.path.join(workdir, "metrics.json"), result)
-    return result
+
+    samples = common.draw_samples(sample, state.ema_params, sample_key, config)
+    extra = {}
+    if is_images and test_ds.num_levels:
+        extra["test_bpd"] = _test_bpd(net, state.ema_params, path, test_ds, vlb_key, config)
+    return common.finish_run(
+        config,
+        workdir,
+        start,
+        state,
+        last,
+        samples,
+        train_ds,
+        test_ds,
+        eval_key,
+        "DDPM samples",
+        **extra,
+    )
 
 
 def _test_bpd(net, params, path, test_ds, key, config) -> float:

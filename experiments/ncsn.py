@@ -11,7 +11,6 @@ s(x, sigma) = f(x, t(sigma)) / sigma (Song & Ermon 2020, technique 3).
 from __future__ import annotations
 
 import functools
-import os
 import time
 
 import jax
@@ -58,7 +57,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         return score.ncsn_loss(key, score_fn, x0, sigmas)
 
     state, last = common.train_network(config, workdir, net, train_ds, loss, init_key, train_key)
-    ema_params = state.ema_params
 
     def sample(params, key, num):
         key_init, key_chain = jax.random.split(key)
@@ -77,29 +75,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         )
         return jnp.clip(x, -1.0, 1.0) if is_images else x
 
-    sampler = jax.jit(sample, static_argnums=2)
-    samples = common.in_batches(
-        lambda key, num: sampler(ema_params, key, num),
-        sample_key,
-        config.eval.num_samples,
-        config.eval.sample_batch,
+    samples = common.draw_samples(sample, state.ema_params, sample_key, config)
+    return common.finish_run(
+        config, workdir, start, state, last, samples, train_ds, test_ds, eval_key, "NCSN samples"
     )
-    result = {
-        "train_loss": last.get("loss"),
-        "num_steps": int(state.step),
-        "num_params": common.num_params(ema_params),
-    }
-    result.update(common.sample_quality(eval_key, samples, train_ds, test_ds, workdir, config.seed))
-    result["wall_s"] = time.time() - start
-    if jax.process_index() == 0:
-        common.save_samples(
-            os.path.join(workdir, "samples.png"),
-            samples,
-            test_ds,
-            title=f"NCSN samples, {config.dataset}, {int(state.step)} steps",
-        )
-        common.write_json(os.path.join(workdir, "metrics.json"), result)
-    return result
 
 
 if __name__ == "__main__":

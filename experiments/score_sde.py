@@ -13,7 +13,6 @@ whose docstring states the dequantisation convention).
 from __future__ import annotations
 
 import functools
-import os
 import time
 
 import jax
@@ -64,7 +63,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         return score.score_sde_loss(key, sde.score_fn_from_model(path, model_fn, "eps"), x0, path)
 
     state, last = common.train_network(config, workdir, net, train_ds, loss, init_key, train_key)
-    ema_params = state.ema_params
     score_fn_of = lambda params: sde.score_fn_from_model(
         path, functools.partial(net.apply, params), "eps"
     )
@@ -82,53 +80,37 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         )
         return jnp.clip(x, -1.0, 1.0) if is_images else x
 
-    sampler = jax.jit(sample, static_argnums=2)
-    samples = common.in_batches(
-        lambda key, num: sampler(ema_params, key, num),
-        sample_key,
-        config.eval.num_samples,
-        config.eval.sample_batch,
-    )
-    result = {
-        "train_loss": last.get("loss"),
-        "num_steps": int(state.step),
-        "num_params": common.num_params(ema_params),
-    }
-    result.update(common.sample_quality(eval_key, samples, train_ds, test_ds, workdir, config.seed))
+    samples = common.draw_samples(sample, state.ema_params, sample_key, config)
+    extra = {}
     if is_images and test_ds.num_levels:
-        bpd = jax.jit(
-            lambda params, key, x: sde.bits_per_dim(
-                key,
-                score_fn_of(params),
-                path,
-                x,
-                num_levels=test_ds.num_levels,
-                divergence="hutchinson",
-                rtol=s.likelihood_rtol,
-                atol=s.likelihood_rtol,
-            )["bpd"]
-        )
-        images, b = test_ds.images[: config.eval.vlb_examples], config.eval.vlb_batch
-        result["test_bpd"] = float(
-            np.mean(
-                np.concatenate(
-                    [
-                        bpd(ema_params, jax.random.fold_in(bpd_key, i), images[i * b : (i + 1) * b])
-                        for i in range(-(-len(images) // b))
-                    ]
-                )
-            )
-        )
-    result["wall_s"] = time.time() - start
-    if jax.process_index() == 0:
-        common.save_samples(
-            os.path.join(workdir, "samples.png"),
-            samples,
-            test_ds,
-            title=f"{s.path.upper()} SDE samples, {config.dataset}, {int(state.step)} steps",
-        )
-        common.write_json(os.path.join(workdir, "metrics.json"), result)
-    return result
+        extra["test_bpd"] = _test_bpd(score_fn_of, state.ema_params, path, test_ds, bpd_key, config)
+    title = f"{s.path.upper()} SDE samples"
+    return common.finish_run(
+        config, workdir, start, state, last, samples, train_ds, test_ds, eval_key, title, **extra
+    )
+
+
+def _test_bpd(score_fn_of, params, path, test_ds, key, config) -> float:
+    """Mean PF-ODE bits/dim (Hutchinson divergence) of the first ``eval.vlb_examples`` test images."""
+    s = config.sde
+    bpd = jax.jit(
+        lambda params, key, x: sde.bits_per_dim(
+            key,
+            score_fn_of(params),
+            path,
+            x,
+            num_levels=test_ds.num_levels,
+            divergence="hutchinson",
+            rtol=s.likelihood_rtol,
+            atol=s.likelihood_rtol,
+        )["bpd"]
+    )
+    images, b = test_ds.images[: config.eval.vlb_examples], config.eval.vlb_batch
+    batches = [
+        bpd(params, jax.random.fold_in(key, i), images[i * b : (i + 1) * b])
+        for i in range(-(-len(images) // b))
+    ]
+    return float(np.mean(np.concatenate(batches)))
 
 
 if __name__ == "__main__":
