@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import ml_collections
 
+from experiments.configs import lookup
+
 
 def base() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
@@ -136,6 +138,4 @@ PRESETS = {"cpu": cpu, "toy2d": toy2d, "mnist": mnist, "cifar10": cifar10, "tpu_
 
 def get_config(preset: str = "cpu") -> ml_collections.ConfigDict:
     """The config of a named preset; raises ValueError listing the presets otherwise."""
-    if preset not in PRESETS:
-        raise ValueError(f"Unknown preset {preset!r}; expected one of {sorted(PRESETS)}.")
-    return PRESETS[preset]()
+    return lookup(PRESETS, preset)

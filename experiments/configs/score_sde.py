@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from experiments.configs import ddpm
+from experiments.configs import ddpm, lookup
 
 
 def cpu() -> ml_collections.ConfigDict:
@@ -65,6 +65,4 @@ PRESETS = {"cpu": cpu, "toy2d": toy2d, "mnist": mnist}
 
 def get_config(preset: str = "cpu") -> ml_collections.ConfigDict:
     """The config of a named preset; raises ValueError listing the presets otherwise."""
-    if preset not in PRESETS:
-        raise ValueError(f"Unknown preset {preset!r}; expected one of {sorted(PRESETS)}.")
-    return PRESETS[preset]()
+    return lookup(PRESETS, preset)

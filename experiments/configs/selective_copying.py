@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ml_collections
 
+from experiments.configs import lookup
+
 
 def cpu() -> ml_collections.ConfigDict:
     """Sequences of L = 48 tokens holding M = 8 data tokens (8 symbols) among blanks, then 8
@@ -72,6 +74,4 @@ PRESETS = {"cpu": cpu, "paper": paper}
 
 def get_config(preset: str = "cpu") -> ml_collections.ConfigDict:
     """The config of a named preset; raises ValueError listing the presets otherwise."""
-    if preset not in PRESETS:
-        raise ValueError(f"Unknown preset {preset!r}; expected one of {sorted(PRESETS)}.")
-    return PRESETS[preset]()
+    return lookup(PRESETS, preset)

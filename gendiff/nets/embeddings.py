@@ -162,3 +162,11 @@ def check_labels(y: jax.Array | None, batch: int, num_classes: int | None) -> No
             f"y must lie in [0, {num_classes}] ({num_classes} = null label), "
             f"got values in [{values.min()}, {values.max()}]"
         )
+
+
+def check_tokens(tokens: jax.Array) -> None:
+    """Sequence models take integer tokens of shape (batch, length)."""
+    if tokens.ndim != 2 or not jnp.issubdtype(tokens.dtype, jnp.integer):
+        raise ValueError(
+            f"tokens must be integers of shape (batch, length), got {tokens.dtype} {tokens.shape}"
+        )

@@ -26,6 +26,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gendiff.nets.embeddings import check_tokens
 from gendiff.ssm import DISCRETIZATIONS, causal_conv, discretize, kernel_vandermonde
 
 __all__ = ["S4D_INITS", "S4DConv", "S4DLayer", "S4Model", "diagonal_system"]
@@ -204,11 +205,7 @@ class S4Model(nn.Module):
     def __call__(self, tokens: jax.Array) -> jax.Array:
         """Args: tokens (batch, length) integers in [0, vocab_size). Returns: logits
         (batch, length, vocab_size); position t depends only on tokens 0..t."""
-        if tokens.ndim != 2 or not jnp.issubdtype(tokens.dtype, jnp.integer):
-            raise ValueError(
-                f"tokens must be integers of shape (batch, length), got {tokens.dtype} "
-                f"{tokens.shape}"
-            )
+        check_tokens(tokens)
         h = nn.Embed(self.vocab_size, self.d_model, name="embed")(tokens)
         for i in range(self.num_layers):
             layer = S4DLayer(self.d_state, self.lambda_init, self.discretization, name=f"layer_{i}")
