@@ -3,6 +3,7 @@
 from gendiff.paths.base import GaussianPath
 from gendiff.paths.continuous import LinearBetaPath, SubVPPath, VEPath, VPPath
 from gendiff.paths.discrete import DiscreteVPPath
+from gendiff.paths.linear import EDMPath, RectifiedFlowPath
 from gendiff.paths.schedules import cosine_betas, linear_betas, make_betas
 
 __all__ = [
@@ -12,6 +13,8 @@ __all__ = [
     "VPPath",
     "SubVPPath",
     "VEPath",
+    "EDMPath",
+    "RectifiedFlowPath",
     "linear_betas",
     "cosine_betas",
     "make_betas",

@@ -35,6 +35,31 @@ class GaussianPath:
         """lambda(t) = log(alpha^2 / sigma^2)."""
         return 2.0 * (jnp.log(self.alpha(t)) - jnp.log(self.sigma(t)))
 
+    def t_from_log_snr(self, log_snr: jax.Array) -> jax.Array:
+        """The time t with lambda(t) = log_snr: the inverse of :meth:`log_snr`, elementwise.
+
+        The log-SNR decreases strictly in t on every path, so 40 bisection steps on
+        [t_min, t_max] reach float32 resolution; values outside the path's range clip to its ends.
+        Samplers that step in lambda (DPM-Solver, Karras sigmas) use it to map back to t.
+
+        Example:
+          >>> path = VPPath()
+          >>> t = jnp.array([0.1, 0.5])
+          >>> path.t_from_log_snr(path.log_snr(t))  # ~ [0.1, 0.5]
+        """
+        log_snr = jnp.asarray(log_snr, jnp.float32)
+        lo = jnp.full_like(log_snr, self.t_min)
+        hi = jnp.full_like(log_snr, self.t_max)
+
+        def bisect(_, bounds):
+            lo, hi = bounds
+            mid = 0.5 * (lo + hi)
+            above = self.log_snr(mid) > log_snr  # the root lies later than mid
+            return jnp.where(above, mid, lo), jnp.where(above, hi, mid)
+
+        lo, hi = jax.lax.fori_loop(0, 40, bisect, (lo, hi))
+        return 0.5 * (lo + hi)
+
     def d_alpha(self, t: jax.Array) -> jax.Array:
         """d alpha / dt, by forward-mode autodiff of the elementwise :meth:`alpha`."""
         return jax.jvp(self.alpha, (t,), (jnp.ones_like(t),))[1]
