@@ -144,6 +144,7 @@ def train_network(
     loss_of_model: Callable,
     init_key: jax.Array,
     train_key: jax.Array,
+    with_labels: bool = False,
 ) -> tuple[TrainState, dict]:
     """Trains ``net`` on ``train_ds`` with the harness (resume, checkpoints, NaN guard, logging).
 
@@ -154,9 +155,11 @@ def train_network(
         net: a Flax module called as ``net.apply(params, x, t, train=..., rngs=...)``.
         train_ds: the training split.
         loss_of_model: ``loss_of_model(key, model_fn, x0) -> (loss, metrics)``, with
-            ``model_fn(x, t)`` the network in training mode (dropout on).
+            ``model_fn(x, t, **cond)`` the network in training mode (dropout on); with
+            ``with_labels``, ``loss_of_model(key, model_fn, x0, labels)`` instead.
         init_key: PRNG key of the parameter initialisation.
         train_key: base PRNG key of the training steps (step s uses ``fold_in(train_key, s)``).
+        with_labels: feed the class labels of ``train_ds`` to the loss (class-conditional nets).
 
     Returns:
         (final TrainState, last logged metrics).
@@ -164,10 +167,23 @@ def train_network(
     params = net.init(init_key, jnp.zeros((1, *train_ds.example_shape)), jnp.zeros((1,)))
     tx = make_optimizer(config.optim)
 
+    if with_labels and train_ds.labels is None:
+        raise ValueError(f"with_labels=True, but dataset {train_ds.name!r} has no labels.")
+
     def loss_fn(params, batch, key):
         key_loss, key_dropout = jax.random.split(key)
-        model_fn = lambda x, t: net.apply(params, x, t, train=True, rngs={"dropout": key_dropout})
-        return loss_of_model(key_loss, model_fn, batch["image"])
+        model_fn = lambda x, t, **cond: net.apply(
+            params, x, t, **cond, train=True, rngs={"dropout": key_dropout}
+        )
+        labels = (batch["label"],) if with_labels else ()
+        return loss_of_model(key_loss, model_fn, batch["image"], *labels)
+
+    def get_batch(step):
+        rows_of_step = batcher.indices(step)[rows]
+        batch = {"image": train_ds.images[rows_of_step]}
+        if with_labels:
+            batch["label"] = train_ds.labels[rows_of_step]
+        return batch
 
     mesh = make_mesh()
     batcher = EpochBatcher(len(train_ds), config.batch_size, config.seed)
@@ -175,7 +191,7 @@ def train_network(
     return train(
         create_train_state(params, tx),
         make_train_step(loss_fn, tx, config.optim.ema_decay),
-        lambda step: {"image": train_ds.images[batcher.indices(step)[rows]]},
+        get_batch,
         train_key,
         num_steps=config.num_steps,
         workdir=workdir,
