@@ -1,0 +1,177 @@
+"""Singlestep DPM-Solver-1, 2 and 3 (Lu et al. 2022a) with the noise (eps) prediction.
+
+With lambda = log(alpha / sigma) (half the path's log-SNR) the probability-flow ODE has the
+exact solution from t to s < t (eq. 3.4)
+
+  x_s = alpha_s / alpha_t x_t - alpha_s int_{lambda_t}^{lambda_s} e^{-lambda} eps(lambda) dlambda,
+
+and DPM-Solver-k approximates eps by its Taylor expansion in lambda to order k - 1, with the
+derivatives replaced by differences of k model evaluations between t and s. Order 1 is DDIM:
+x_s = alpha_s / alpha_t x_t - sigma_s (e^h - 1) eps(x_t, t), h = lambda_s - lambda_t.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gendiff.parameterization import check_prediction
+from gendiff.paths.base import GaussianPath
+from gendiff.samplers._common import (
+    ModelFn,
+    check_count,
+    initial_state,
+    x0_eps,
+)
+from gendiff.samplers.grid import log_snr_steps
+
+ORDERS = (1, 2, 3)
+# Where the intermediate evaluations of an order-k step sit, as fractions r of h
+# (Algorithms 1 and 2 with r1 = 1/2, and r1 = 1/3, r2 = 2/3).
+INTERMEDIATE_FRACTIONS = {1: (), 2: (0.5,), 3: (1.0 / 3.0, 2.0 / 3.0)}
+
+
+def singlestep_orders(nfe: int, order: int) -> tuple[int, ...]:
+    """The orders of the steps of DPM-Solver-fast (Lu et al. 2022a, §3.4), spending nfe evaluations.
+
+    Order 1: nfe steps of order 1. Order 2: nfe // 2 steps of order 2, then one of order 1 when
+    nfe is odd. Order 3, with K = nfe // 3 + 1 steps: nfe % 3 == 0 gives K - 2 steps of order 3
+    then one of order 2 and one of order 1; nfe % 3 == 1 gives K - 1 of order 3 then one of
+    order 1; nfe % 3 == 2 gives K - 1 of order 3 then one of order 2.
+
+    Example:
+      >>> singlestep_orders(10, 3)
+      (3, 3, 3, 1)
+    """
+    if order not in ORDERS:
+        raise ValueError(f"Unknown DPM-Solver order {order!r}; expected one of {ORDERS}.")
+    check_count("nfe", nfe, order, reason=f" (the order, {order})")
+    full, rest = divmod(nfe, order)
+    if order == 3 and rest == 0:
+        return (3,) * (full - 1) + (2, 1)
+    return (order,) * full + ((rest,) if rest else ())
+
+
+def dpm_solver_update(
+    eps_fn: Callable[[jax.Array, jax.Array], jax.Array],
+    path: GaussianPath,
+    x: jax.Array,
+    times: jax.Array,
+    order: int,
+) -> jax.Array:
+    """One DPM-Solver-k step from t = times[0] to s = times[-1], k = ``order``.
+
+    Args:
+      eps_fn: ``eps_fn(x, t)`` -> the model's eps at scalar time t.
+      path: the Gaussian path.
+      x: the state at t.
+      times: (order + 1,) the times t, the intermediate times s_1 (, s_2), and s.
+      order: 1, 2 or 3.
+
+    Returns:
+      The state at s.
+    """
+    alpha, sigma = path.alpha(times), path.sigma(times)
+    lam = 0.5 * path.log_snr(times)
+    h = lam[-1] - lam[0]
+    eps_t = eps_fn(x, times[0])
+
+    def first_order(j):
+        # DDIM from t to times[j]: alpha_j / alpha_t x - sigma_j (e^{h_j} - 1) eps_t.
+        return alpha[j] / alpha[0] * x - sigma[j] * jnp.expm1(lam[j] - lam[0]) * eps_t
+
+    if order == 1:
+        return first_order(-1)
+    if order == 2:
+        # Algorithm 1: u = DDIM to s_1, then a correction with D = eps(u, s_1) - eps_t.
+        (r1,) = INTERMEDIATE_FRACTIONS[2]
+        d1 = eps_fn(first_order(1), times[1]) - eps_t
+        return first_order(-1) - sigma[-1] / (2.0 * r1) * jnp.expm1(h) * d1
+    # Algorithm 2: u_1 = DDIM to s_1; u_2 at s_2 corrected with D_1; x_s corrected with D_2.
+    r1, r2 = INTERMEDIATE_FRACTIONS[3]
+    d1 = eps_fn(first_order(1), times[1]) - eps_t
+    phi_2 = jnp.expm1(r2 * h) / (r2 * h) - 1.0
+    u2 = first_order(2) - sigma[2] * r2 / r1 * phi_2 * d1
+    d2 = eps_fn(u2, times[2]) - eps_t
+    return first_order(-1) - sigma[-1] / r2 * (jnp.expm1(h) / h - 1.0) * d2
+
+
+def _step_times(
+    path: GaussianPath, nfe: int, order: int, spacing: str, rho: float
+) -> tuple[tuple[int, ...], jax.Array]:
+    """DPM-Solver-fast's step orders and (K, 4) rows [t, s_1, s_2, s] of their times.
+
+    s_j has lambda_t + r_j (lambda_s - lambda_t) with the step's own fractions r_j (unused
+    columns repeat t); the step ends and the s_j come from one ``path.t_from_log_snr``.
+    """
+    orders = singlestep_orders(nfe, order)
+    lam = log_snr_steps(path, len(orders), spacing, rho)
+    fractions = np.array([(INTERMEDIATE_FRACTIONS[o] + (0.0, 0.0))[:2] for o in orders], np.float32)
+    lam_mid = lam[:-1, None] + fractions * jnp.diff(lam)[:, None]
+    times = path.t_from_log_snr(jnp.concatenate([lam, lam_mid.ravel()]))
+    ends = times[: len(orders) + 1].at[0].set(path.t_max).at[-1].set(path.t_min)
+    middle = times[len(orders) + 1 :].reshape(lam_mid.shape)
+    return orders, jnp.concatenate([ends[:-1, None], middle, ends[1:, None]], axis=1)
+
+
+def dpm_solver_sample(
+    key: jax.Array | None,
+    model_fn: ModelFn,
+    path: GaussianPath,
+    shape: tuple[int, ...],
+    *,
+    nfe: int,
+    order: int = 3,
+    spacing: str = "logsnr",
+    rho: float = 7.0,
+    prediction: str = "eps",
+    x_init: jax.Array | None = None,
+    **cond,
+) -> jax.Array:
+    """Solves the probability-flow ODE from t_max to t_min with exactly nfe model evaluations.
+
+    The steps and their orders are DPM-Solver-fast's (:func:`singlestep_orders`); the K + 1 step
+    ends are uniform in lambda by default. Each run of steps of one order is one ``lax.scan``
+    (at most three runs: e.g. order 3, then a last order-2 and order-1 step).
+
+    Args:
+      key: PRNG key of the prior draw (its only randomness); may be None with x_init.
+      model_fn: ``model_fn(x_t, t, **cond)``, t of shape (batch,).
+      path: the Gaussian path of the model (finite log-SNR at t_min and t_max).
+      shape: (batch, ...) of the samples.
+      nfe: the number of model evaluations, >= order.
+      order: the largest order, 1, 2 or 3.
+      spacing: the step ends, 'logsnr' (uniform in lambda), 'time' or 'karras'.
+      rho: the exponent of the 'karras' spacing.
+      prediction: what ``model_fn`` outputs ('eps', 'x0', 'v', 'score', 'velocity').
+      x_init: the state at t_max (the probability-flow latent) instead of a prior draw.
+      **cond: conditioning for ``model_fn``.
+
+    Returns:
+      The state at t_min, of the given shape.
+
+    Example:
+      >>> x = dpm_solver_sample(key, model_fn, VPPath(), (64, 2), nfe=20, order=3)
+    """
+    check_prediction(prediction)
+    orders, table = _step_times(path, nfe, order, spacing, rho)
+    x = initial_state(key, path, shape, x_init)
+
+    def eps_fn(x, t):
+        return x0_eps(model_fn, path, x, t, prediction, **cond)[1]
+
+    start = 0
+    for step_order, group in itertools.groupby(orders):
+        stop = start + len(list(group))
+        rows = table[start:stop][:, [0, *range(1, step_order), 3]]  # [t, s_1.., s]
+
+        def step(x, row, step_order=step_order):
+            return dpm_solver_update(eps_fn, path, x, row, step_order), None
+
+        x, _ = jax.lax.scan(step, x, rows)
+        start = stop
+    return x
