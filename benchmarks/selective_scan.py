@@ -1,12 +1,17 @@
 """Speed of the selective scan methods against a per-step Python loop.
 
-For each method ('sequential', 'associative', 'chunked', 'recompute') and pass ('fwd': y from the inputs;
-'fwd+bwd': the gradient of a fixed linear functional sum(w * y) with respect to u, delta, A, B,
-C, D, z), compile, time ``--reps`` runs with block_until_ready and print one JSON object:
+For each method ('sequential', 'associative', 'chunked', 'recompute', 'pallas') and pass
+('fwd': y from the inputs; 'fwd+bwd': the gradient of a fixed linear functional sum(w * y) with
+respect to u, delta, A, B, C, D, z), compile, time ``--reps`` runs with block_until_ready and
+print one JSON object:
 
     {"benchmark": "selective_scan", "method": "chunked", "pass": "fwd", "batch": 2,
      "length": 1024, "d": 256, "n": 16, "ms": ..., "compile_s": ..., "bytes": ...,
      "bytes_per_s": ..., "device": "cpu", "backend": "cpu"}
+
+'pallas' runs only on accelerators: on CPU its kernel is interpreted (a correctness tool, far
+slower than the jitted methods), so its record there is only
+{"benchmark": "selective_scan", "method": "pallas", "pass": ..., "skipped": "interpret mode on cpu"}.
 
 ``python_loop`` is the reference implementation's style: deltaA and deltaB_u precomputed for the
 whole sequence, then a Python loop over length calling a jitted single-step update
@@ -39,7 +44,7 @@ import numpy as np
 
 from gendiff.ssm.selective_scan import selective_scan
 
-METHODS = ("sequential", "associative", "chunked", "recompute")
+METHODS = ("sequential", "associative", "chunked", "recompute", "pallas")
 BYTES_PER_ELEMENT = 4  # float32
 
 
@@ -146,6 +151,10 @@ def main(argv: list[str] | None = None) -> None:
     fwd_ms = {}
     for pass_ in ("fwd", "fwd+bwd"):
         for method in METHODS:
+            if method == "pallas" and jax.default_backend() == "cpu":
+                skipped = {"method": method, "pass": pass_, "skipped": "interpret mode on cpu"}
+                print(json.dumps({"benchmark": "selective_scan", **skipped}), flush=True)
+                continue
             compile_s, ms = time_fn(method_fn(method, pass_, w), inputs, args.reps)
             if pass_ == "fwd":
                 fwd_ms[method] = ms

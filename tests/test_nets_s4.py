@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gendiff.nets.s4 import S4DConv, S4DLayer, S4Model, diagonal_system
-from gendiff.ssm import scan_ssm
+from gendiff.nets.s4 import S4DConv, S4DLayer, S4DPLRConv, S4Model, diagonal_system
+from gendiff.ssm import discretize, scan_ssm
 
 
 @pytest.mark.parametrize(
@@ -32,6 +32,44 @@ def test_convolution_equals_recurrence(lambda_init, discretization):
             y = 2.0 * y.real if is_complex else y
             y_rec[b, :, h] = np.asarray(y) + D[h] * np.asarray(u[b, :, h])
     np.testing.assert_allclose(y_conv, y_rec, atol=1e-5)
+
+
+def test_dplr_convolution_equals_dense_recurrence():
+    H, L, N = 2, 24, 6
+    conv = S4DPLRConv(d_state=N)
+    u = jax.random.normal(jax.random.key(5), (2, L, H))
+    params = conv.init(jax.random.key(6), u)["params"]
+    # Perturb the HiPPO initialisation so that the channels differ and the system is complex.
+    keys = jax.random.split(jax.random.key(7), 3)
+    for key, name in zip(keys, ("P", "B", "im_lambda")):
+        params[name] = params[name] + 0.3 * jax.random.normal(key, params[name].shape)
+    params["D"] = jnp.array([0.5, -1.0])
+    y_conv = conv.apply({"params": params}, u)
+
+    cplx = lambda x: np.asarray(x[..., 0]) + 1j * np.asarray(x[..., 1])
+    Lam = -np.exp(np.asarray(params["log_neg_re_lambda"])) + 1j * np.asarray(params["im_lambda"])
+    P, B, C = cplx(params["P"]), cplx(params["B"]), cplx(params["C"])
+    y_rec = np.zeros((2, L, H))
+    for h in range(H):
+        A = jnp.asarray(np.diag(Lam[h]) - np.outer(P[h], P[h].conj()), jnp.complex64)
+        Abar, Bbar = discretize(A, jnp.asarray(B[h], jnp.complex64), jnp.exp(params["log_dt"][h]))
+        for b in range(2):
+            y = scan_ssm(Abar, Bbar, jnp.asarray(C[h], jnp.complex64), u[b, :, h].astype(A.dtype))
+            y_rec[b, :, h] = np.asarray(y.real) + params["D"][h] * np.asarray(u[b, :, h])
+    np.testing.assert_allclose(y_conv, y_rec, atol=1e-5 * np.max(np.abs(y_rec)))
+
+
+def test_dplr_initial_system_is_hippo_legs():
+    # At initialisation A = diag(Lambda) - P P^* is HiPPO-LegS in the unitary eigenbasis: its
+    # eigenvalues are those of the LegS matrix, -1, ..., -N.
+    params = S4DPLRConv(d_state=5).init(jax.random.key(8), jnp.zeros((1, 4, 2)))["params"]
+    Lam = -np.exp(np.asarray(params["log_neg_re_lambda"][1])) + 1j * np.asarray(
+        params["im_lambda"][1]
+    )
+    P = np.asarray(params["P"][1, :, 0]) + 1j * np.asarray(params["P"][1, :, 1])
+    eig = np.linalg.eigvals(np.diag(Lam) - np.outer(P, P.conj()))
+    np.testing.assert_allclose(np.sort(eig.real), -np.arange(5, 0, -1), atol=1e-4)
+    np.testing.assert_allclose(eig.imag, 0.0, atol=1e-4)
 
 
 def test_zoh_gives_exponential_of_the_diagonal():

@@ -16,20 +16,27 @@ Initialisations of Lambda (n = 0..N-1):
   - 'real' (S4D-Real): Lambda_n = -(n + 1), real.
 Re(Lambda) is kept negative by storing log(-Re Lambda). B starts at 1, log_dt is uniform in
 [log 1e-3, log 1e-1], C is standard normal (complex for 'lin', variance 1/2 per part).
+
+:class:`S4DPLRConv` is the full S4 convolution instead: A_h = diag(Lambda_h) - P_h P_h^* (normal
+plus rank one), initialised to the NPLR form of HiPPO-LegS (:func:`gendiff.ssm.dplr.nplr_legs`),
+discretised bilinearly, with the kernel from :func:`gendiff.ssm.dplr.kernel_dplr`.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from gendiff.nets.embeddings import check_tokens
 from gendiff.ssm import DISCRETIZATIONS, causal_conv, discretize, kernel_vandermonde
+from gendiff.ssm.dplr import kernel_dplr, nplr_legs
 
-__all__ = ["S4D_INITS", "S4DConv", "S4DLayer", "S4Model", "diagonal_system"]
+__all__ = ["S4D_INITS", "S4DConv", "S4DLayer", "S4DPLRConv", "S4Model", "diagonal_system"]
 
 S4D_INITS = ("lin", "real")
 
@@ -141,6 +148,70 @@ class S4DConv(nn.Module):
         Lam_bar, Bbar, C = diagonal_system(**system, discretization=self.discretization)
         K = jax.vmap(kernel_vandermonde, in_axes=(0, 0, 0, None))(Lam_bar, Bbar, C, L)  # (H, L)
         K = 2.0 * K.real if is_complex else K  # conjugate pairs: K + conj(K) = 2 Re K
+        y = jax.vmap(causal_conv, in_axes=(0, None))(u.astype(jnp.float32), K.T)
+        return (y + D * u).astype(u.dtype)  # skip connection D u
+
+
+@functools.cache
+def _legs_init(N: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Lambda, P, B) of the NPLR HiPPO-LegS, computed once per state size."""
+    with jax.ensure_compile_time_eval():  # concrete even when first called under jit
+        Lambda, P, _, B, _ = nplr_legs(N)
+        return np.asarray(Lambda), np.asarray(P), np.asarray(B)
+
+
+def _complex(x: jax.Array) -> jax.Array:
+    """(..., 2) real and imaginary parts -> complex (...)."""
+    return x[..., 0] + 1j * x[..., 1]
+
+
+class S4DPLRConv(nn.Module):
+    """The S4 (DPLR) state-space convolution y = Re(K) * u + D u, per channel: (batch, L, H).
+
+    Channel h has A_h = diag(Lambda_h) - P_h P_h^* in the basis where its normal part is
+    diagonal, with Lambda_h = -exp(log_neg_re_lambda_h) + i im_lambda_h, complex B_h and C_h,
+    step exp(log_dt_h), discretised bilinearly. At initialisation (Lambda, P, B) is the NPLR form
+    of HiPPO-LegS, identical across channels; C is complex standard normal. All N eigenvalues
+    are kept (no conjugate-pair halving), so the kernel of the initial system is real; its real
+    part is used throughout. Each call forms the dense N x N Abar per channel once (O(H N^3 log L)
+    for C (I - Abar^L), see :func:`gendiff.ssm.dplr.kernel_dplr`).
+
+    Attributes:
+      d_state: state size N.
+      dt_min, dt_max: range of the initial steps (log-uniform).
+
+    Example:
+      >>> conv = S4DPLRConv(d_state=4)
+      >>> u = jnp.zeros((2, 10, 3))
+      >>> params = conv.init(jax.random.key(0), u)
+      >>> conv.apply(params, u).shape
+      (2, 10, 3)
+    """
+
+    d_state: int = 32
+    dt_min: float = 1e-3
+    dt_max: float = 1e-1
+
+    @nn.compact
+    def __call__(self, u: jax.Array) -> jax.Array:
+        if u.ndim != 3:
+            raise ValueError(f"u must have shape (batch, length, H), got {u.shape}")
+        _, L, H = u.shape
+        N = self.d_state
+        Lambda0, P0, B0 = _legs_init(N)
+        parts = lambda z: np.stack([z.real, z.imag], axis=-1)  # complex (N,) -> (N, 2)
+        constant = lambda value: lambda key, shape: jnp.broadcast_to(value, shape)
+        log_neg_re = self.param("log_neg_re_lambda", constant(jnp.log(-Lambda0.real)), (H, N))
+        im_lambda = self.param("im_lambda", constant(Lambda0.imag), (H, N))
+        P = _complex(self.param("P", constant(parts(P0)), (H, N, 2)))
+        B = _complex(self.param("B", constant(parts(B0)), (H, N, 2)))
+        C = _complex(self.param("C", nn.initializers.normal(math.sqrt(0.5)), (H, N, 2)))
+        log_dt = self.param("log_dt", _uniform(math.log(self.dt_min), math.log(self.dt_max)), (H,))
+        D = self.param("D", nn.initializers.ones, (H,))
+
+        Lambda = -jnp.exp(log_neg_re) + 1j * im_lambda
+        kernel = lambda lam, p, b, c, dt: kernel_dplr(lam, p, p, b, c, jnp.exp(dt), L)
+        K = jax.vmap(kernel)(Lambda, P, B, C, log_dt).real  # (H, L), Q = P
         y = jax.vmap(causal_conv, in_axes=(0, None))(u.astype(jnp.float32), K.T)
         return (y + D * u).astype(u.dtype)  # skip connection D u
 

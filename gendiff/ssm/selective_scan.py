@@ -21,10 +21,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gendiff.ssm.pallas_scan import scan_pallas
 from gendiff.ssm.recompute import scan_recompute
 from gendiff.ssm.scan_ops import from_chunks, readout, spread, to_chunks
 
-METHODS = ("auto", "sequential", "associative", "chunked", "recompute")
+METHODS = ("auto", "sequential", "associative", "chunked", "recompute", "pallas")
 
 
 def _combine(first, second):
@@ -86,6 +87,7 @@ _SCANS = {
     "associative": _scan_associative,
     "chunked": _scan_chunked,
     "recompute": scan_recompute,
+    "pallas": scan_pallas,
 }
 
 
@@ -101,18 +103,21 @@ def resolve_method(method: str, length: int, chunk: int = 64, backend: str | Non
         associative 136 / 1300 ms;
       - on accelerators (GPU, TPU), ``'chunked'`` when length > chunk, which exposes
         parallelism within chunks while bounding the live states to O(b chunk d n), and
-        ``'sequential'`` for sequences of at most one chunk (not measured here).
-    ``'recompute'`` supports reverse-mode differentiation only; ask for ``'sequential'``
-    explicitly for forward-mode (jvp) or higher-order derivatives.
+        ``'sequential'`` for sequences of at most one chunk (not measured here). ``'pallas'``
+        (one fused kernel per channel block, states never written to memory) is the candidate
+        for GPUs but is never picked automatically: its speed has not been measured against
+        these.
+    ``'recompute'`` and ``'pallas'`` support reverse-mode differentiation only; ask for
+    ``'sequential'`` explicitly for forward-mode (jvp) or higher-order derivatives.
 
     Args:
-      method: one of 'auto', 'sequential', 'associative', 'chunked', 'recompute'.
+      method: one of 'auto', 'sequential', 'associative', 'chunked', 'recompute', 'pallas'.
       length: sequence length.
       chunk: chunk length of the chunked method.
       backend: 'cpu', 'gpu', 'tpu', ...; defaults to ``jax.default_backend()``.
 
     Returns:
-      'sequential', 'associative', 'chunked' or 'recompute'.
+      'sequential', 'associative', 'chunked', 'recompute' or 'pallas'.
 
     Example:
       >>> resolve_method("auto", 1024, backend="cpu"), resolve_method("auto", 1024, backend="gpu")
@@ -196,9 +201,10 @@ def selective_scan(
       method: 'sequential' (lax.scan, one step per iteration; autodiff stores every state),
         'associative' (lax.associative_scan over the whole length), 'chunked' (associative
         within chunks, lax.scan across them), 'recompute' (sequential, with a backward pass
-        that recomputes the states chunk by chunk, see :mod:`gendiff.ssm.recompute`) or 'auto'
-        (see :func:`resolve_method`).
-      chunk: chunk length of the chunked and recompute methods.
+        that recomputes the states chunk by chunk, see :mod:`gendiff.ssm.recompute`), 'pallas'
+        (a Pallas kernel for the forward pass, interpreted on CPU, with recompute's backward
+        pass, see :mod:`gendiff.ssm.pallas_scan`) or 'auto' (see :func:`resolve_method`).
+      chunk: chunk length of the chunked, recompute and pallas methods.
 
     Returns:
       y of shape (batch, length, d) in u's dtype, and, if ``return_last_state``, the last state
