@@ -16,21 +16,15 @@ from __future__ import annotations
 
 import functools
 import os
-import time
 
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
-import optax
 
-from experiments import common
+from experiments import common, sequence_tasks
 from experiments.configs import selective_copying as configs
-from gendiff.nets.mamba import MambaLM
-from gendiff.nets.s4 import S4Model
-from gendiff.train import create_train_state, make_optimizer, make_train_step, train
 
-MODELS = ("mamba", "s4")
+MODELS = sequence_tasks.TOKEN_MODELS
 BLANK = 0
 
 
@@ -70,18 +64,8 @@ def make_batch(
 
 def build_model(name: str, config: ml_collections.ConfigDict):
     """MambaLM or S4Model with the shared width, depth and state size of ``config.model``."""
-    m = config.model
     vocab = config.task.num_symbols + 2  # blank, data, marker
-    if name == "mamba":
-        return MambaLM(vocab, m.d_model, m.num_layers, m.d_state, m.d_conv, m.expand)
-    if name == "s4":
-        return S4Model(vocab, m.d_model, m.num_layers, m.d_state, m.lambda_init, m.discretization)
-    raise ValueError(f"Unknown model {name!r}; expected one of {MODELS}.")
-
-
-def answer_logits(model, params, tokens: jax.Array, num_data: int) -> jax.Array:
-    """The logits at the M marker positions, (batch, M, vocab)."""
-    return model.apply(params, tokens)[:, -num_data:]
+    return sequence_tasks.token_model(name, config.model, vocab)
 
 
 def _task_args(config: ml_collections.ConfigDict) -> tuple[int, int, int]:
@@ -93,15 +77,22 @@ def _task_args(config: ml_collections.ConfigDict) -> tuple[int, int, int]:
     return t.seq_len, t.num_data, t.num_symbols
 
 
+def _answer_logits(model, num_data: int) -> sequence_tasks.LogitsFn:
+    """The logits at the M marker positions, (batch, M, vocab)."""
+    return lambda params, batch: sequence_tasks.last_logits(
+        model, params, batch["tokens"], num_data
+    )
+
+
 def accuracy(model, params, config: ml_collections.ConfigDict, key: jax.Array) -> dict:
     """Per-token and whole-sequence accuracy on ``config.eval.num_sequences`` sequences."""
     task = _task_args(config)
-    predict = jax.jit(lambda p, tokens: jnp.argmax(answer_logits(model, p, tokens, task[1]), -1))
-    correct = []
-    for i in range(-(-config.eval.num_sequences // config.eval.batch)):
-        b = make_batch(jax.random.fold_in(key, i), config.eval.batch, *task)
-        correct.append(np.asarray(predict(params, b["tokens"]) == b["targets"]))
-    correct = np.concatenate(correct)[: config.eval.num_sequences]
+    num_batches = -(-config.eval.num_sequences // config.eval.batch)
+    batches = (
+        make_batch(jax.random.fold_in(key, i), config.eval.batch, *task) for i in range(num_batches)
+    )
+    correct = sequence_tasks.correct_predictions(_answer_logits(model, task[1]), params, batches)
+    correct = correct[: config.eval.num_sequences]
     return {"accuracy": float(correct.mean()), "sequence_accuracy": float(correct.all(1).mean())}
 
 
@@ -112,28 +103,16 @@ def train_model(name: str, config: ml_collections.ConfigDict, workdir: str, key:
     task = _task_args(config)
     model = build_model(name, config)
     params = model.init(init_key, make_batch(init_key, 1, *task)["tokens"])
-    tx = make_optimizer(config.optim)
-
-    def loss_fn(params, batch, key):
-        del key  # the models are deterministic
-        logits = answer_logits(model, params, batch["tokens"], task[1])
-        ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch["targets"])
-        acc = jnp.mean(jnp.argmax(logits, -1) == batch["targets"])
-        return ce.mean(), {"train_accuracy": acc}
-
     get_batch = lambda step: jax.device_get(
         make_batch(jax.random.fold_in(data_key, step), config.batch_size, *task)
     )
-    state, last = train(
-        create_train_state(params, tx),
-        make_train_step(loss_fn, tx, config.optim.ema_decay),
+    state, last = sequence_tasks.train_cross_entropy(
+        params,
+        _answer_logits(model, task[1]),
         get_batch,
+        config,
+        os.path.join(workdir, name),
         train_key,
-        num_steps=config.num_steps,
-        workdir=os.path.join(workdir, name),
-        checkpoint_every=config.checkpoint_every,
-        log_every=config.log_every,
-        progress=config.progress,
     )
     return model, state, last
 
@@ -149,26 +128,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         >>> config = configs.get_config("cpu"); config.num_steps = 100
         >>> metrics = train_and_evaluate(config, "/tmp/selective_copying")
     """
-    start = time.time()
     common.check_config(config)
-    names = [n.strip() for n in config.models.split(",") if n.strip()]
-    unknown = sorted(set(names) - set(MODELS))
-    if not names or unknown:
-        raise ValueError(f"config.models must name some of {MODELS}, got {config.models!r}")
+    names = sequence_tasks.model_names(config.models, MODELS)
     model_key, eval_key = jax.random.split(jax.random.key(config.seed))
-    result: dict = {"num_steps": config.num_steps, **config.task.to_dict()}
-    for name in names:
-        t0 = time.time()
+
+    def run_model(name: str) -> dict:
         model, state, last = train_model(name, config, workdir, model_key)
-        for k, v in accuracy(model, state.params, config, eval_key).items():
-            result[f"{name}_{k}"] = v
-        result[f"{name}_train_loss"] = last.get("loss")
-        result[f"{name}_num_params"] = common.num_params(state.params)
-        result[f"{name}_wall_s"] = time.time() - t0
-    result["wall_s"] = time.time() - start
-    if jax.process_index() == 0:
-        common.write_json(os.path.join(workdir, "metrics.json"), result)
-    return result
+        return {
+            **accuracy(model, state.params, config, eval_key),
+            "train_loss": last.get("loss"),
+            "num_params": common.num_params(state.params),
+        }
+
+    header = {"num_steps": config.num_steps, **config.task.to_dict()}
+    return sequence_tasks.compare_models(names, run_model, header, workdir)
 
 
 if __name__ == "__main__":
