@@ -1,0 +1,102 @@
+"""experiments/flow_matching.py: short runs end to end (with a reflow round), and bad configs."""
+
+import json
+import math
+
+import pytest
+
+from experiments import flow_matching
+from experiments.configs import flow_matching as configs
+
+
+def _tiny(config, num_steps=30):
+    config.num_steps, config.checkpoint_every, config.log_every = num_steps, num_steps, 10
+    config.optim.warmup_steps = 5
+    config.progress = False
+    config.eval.num_samples = config.eval.sample_batch = config.eval.straightness_samples = 200
+    config.eval.samplers, config.eval.sampler = "euler:1,rk4:2", "rk4:2"
+    return config
+
+
+def test_short_toy2d_run_with_reflow_writes_finite_metrics_and_plots(tmp_path):
+    config = _tiny(configs.get_config("toy2d"))
+    config.model.hidden, config.model.depth = 32, 1
+    config.reflow_steps = 20
+    config.reflow.num_pairs, config.reflow.pair_batch = 300, 200
+    config.reflow.sampler, config.reflow.samplers = "euler:3", "euler:1,euler:2"
+    result = flow_matching.train_and_evaluate(config, str(tmp_path))
+    with open(tmp_path / "metrics.json") as f:
+        assert json.load(f) == result
+    for png in ("samples.png", "reflow.png"):
+        assert (tmp_path / png).stat().st_size > 10_000, png
+    # The reflow network trained for reflow_steps in its own directory.
+    with open(tmp_path / "reflow" / "metrics.jsonl") as f:
+        assert [json.loads(line)["step"] for line in f][-1] == 20
+    assert result["num_steps"] == 30
+    names = [
+        "swd",
+        "swd_euler_nfe1",
+        "swd_rk4_nfe8",
+        "reflow_swd_euler_nfe1",
+        "reflow_swd_euler_nfe2",
+        "straightness",
+        "reflow_straightness",
+        "reflow_train_loss",
+    ]
+    for name in names:
+        assert math.isfinite(result[name]), name
+    # The headline samples are the rk4:2 ones, drawn from the same noise.
+    assert result["swd"] == result["swd_rk4_nfe8"]
+    # Straightness is a mean of squares (Euler makes it exactly non-negative).
+    assert result["straightness"] >= 0.0 and result["reflow_straightness"] >= 0.0
+
+
+def test_short_vp_run_on_digits_reports_fd_at_each_sampler(tmp_path):
+    # The image branch (clipping, FD in classifier features) with a small MLP on the flattened
+    # digits: compiling the U-Net would take most of a minute.
+    config = _tiny(configs.get_config("cpu"), num_steps=6)
+    config.model.name, config.model.hidden, config.model.depth = "mlp", 32, 1
+    config.path = "vp"
+    config.eval.samplers, config.reflow.sampler = "euler:1", "euler:2"
+    result = flow_matching.train_and_evaluate(config, str(tmp_path))
+    assert (tmp_path / "samples.png").exists() and not (tmp_path / "reflow.png").exists()
+    for name in ("fd_digits", "fd_digits_floor", "fd_digits_euler_nfe1", "straightness"):
+        assert math.isfinite(result[name]), name
+    assert not any(name.startswith("reflow_") for name in result)
+
+
+def test_parse_samplers_reads_solver_and_steps():
+    assert flow_matching.parse_samplers("euler:1, heun:3,rk4:25") == [
+        ("euler", 1),
+        ("heun", 3),
+        ("rk4", 25),
+    ]
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("path", "cld", "Unknown flow matching path 'cld'"),
+        (
+            "eval.samplers",
+            "euler:1,midpoint:4",
+            "Unknown sampler 'midpoint:4'.*'euler', 'heun', 'rk4'",
+        ),
+        ("eval.sampler", "euler", "Sampler 'euler' needs a positive number of steps"),
+        ("reflow.sampler", "euler:2,rk4:2", "Expected one 'solver:num_steps'"),
+        ("reflow.samplers", "euler:0", "Sampler 'euler:0' needs a positive number of steps"),
+        ("reflow_steps", -1, "config.reflow_steps must be >= 0"),
+        ("num_steps", 0, "config.num_steps must be a positive integer"),
+    ],
+)
+def test_bad_config_is_a_clear_error(tmp_path, field, value, message):
+    config = configs.get_config("toy2d")
+    section, _, name = field.rpartition(".")
+    (config[section] if section else config)[name] = value
+    with pytest.raises(ValueError, match=message):
+        flow_matching.train_and_evaluate(config, str(tmp_path))
+
+
+def test_unknown_preset_names_the_presets():
+    with pytest.raises(ValueError, match="Unknown preset 'gpu'.*toy2d"):
+        configs.get_config("gpu")
