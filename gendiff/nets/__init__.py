@@ -1,11 +1,12 @@
-"""Flax linen networks: time/label embeddings, residual MLP, DDPM U-Net, image classifier,
-transformer layers and the sequence models Mamba and S4D."""
+"""Flax linen networks: time/label embeddings, residual MLP, DDPM U-Net, image classifiers
+(clean and noisy inputs), transformer layers and the sequence models Mamba and S4D."""
 
 from gendiff.nets.classifier import ImageClassifier
 from gendiff.nets.embeddings import LabelEmbedding, TimeEmbedding, sinusoidal_embedding
 from gendiff.nets.mamba import MambaBlock, MambaLM
 from gendiff.nets.mlp import MLPDenoiser
-from gendiff.nets.s4 import S4DConv, S4DLayer, S4Model
+from gendiff.nets.noisy_classifier import NoisyImageClassifier
+from gendiff.nets.s4 import S4DConv, S4DLayer, S4DPLRConv, S4Model
 from gendiff.nets.transformer import MultiHeadAttention, TransformerBlock, positional_encoding
 from gendiff.nets.unet import UNET_PRESETS, UNet, unet_config
 
@@ -16,8 +17,10 @@ __all__ = [
     "MambaBlock",
     "MambaLM",
     "MultiHeadAttention",
+    "NoisyImageClassifier",
     "S4DConv",
     "S4DLayer",
+    "S4DPLRConv",
     "S4Model",
     "TimeEmbedding",
     "TransformerBlock",

@@ -16,7 +16,7 @@ from gendiff.sde.likelihood import (
     prior_log_prob,
     velocity_and_divergence,
 )
-from gendiff.sde.ode import SOLVERS, ode_sample, solve_probability_flow
+from gendiff.sde.ode import SOLVERS, ode_sample, solve_ode, solve_probability_flow
 from gendiff.sde.pc_sampler import CORRECTORS, PREDICTORS, pc_sample, tweedie_denoise
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "SOLVERS",
     "ode_sample",
     "solve_probability_flow",
+    "solve_ode",
     "CORRECTORS",
     "PREDICTORS",
     "pc_sample",
