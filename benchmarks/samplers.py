@@ -1,0 +1,260 @@
+"""Sample quality against the number of network evaluations (NFE), for every sampler.
+
+For each dataset (toy2d two moons, scored by the sliced Wasserstein distance to the test split;
+8x8 digits, scored by the Fréchet distance in digits-classifier features), the benchmark trains
+once and caches under ``--workdir``:
+
+- an eps-prediction network on the VP path (the simple DDPM loss with continuous t), sampled by
+  ancestral DDPM, DDIM (eta = 0), the probability-flow ODE with Euler and RK4, EDM's Heun sampler
+  on Karras's grid and DPM-Solver++(2M);
+- a velocity network on the rectified-flow path (flow matching), sampled with Euler;
+- on the digits, the progressive-distillation run of ``experiments.progressive_distillation``
+  (its own teacher, on a cosine discrete path with v-prediction), whose students are sampled at
+  the step counts they were distilled for.
+
+Every sampler is run at each NFE in {1, 2, 4, 10, 20, 50, 100, 1000} that it can spend exactly or
+almost: Heun spends 2N - 1 evaluations for N steps (N = (NFE + 1) // 2), RK4 4N (skipped below 4),
+the others one per step. A skipped entry is null. All samplers of one dataset start from the same
+prior draws. Prints one JSON object and writes the same figures to ``--workdir``/samplers.png:
+
+    {"benchmark": "samplers", "nfe": [1, 2, ...], "toy2d": {"metric": "swd", "floor": ...,
+     "samplers": {"ddim": [..], ...}}, "digits": {...}, "goals": {...}, ...}
+
+Usage:
+    python -m benchmarks.samplers                         # trains on first use (~25 min on 2 CPU cores)
+    python -m benchmarks.samplers --datasets toy2d --nfe 1 10 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import time
+from typing import Callable
+
+import jax
+import matplotlib
+import numpy as np
+
+from experiments import common
+from experiments import progressive_distillation as distillation
+from experiments.configs import progressive_distillation as distillation_configs
+from experiments.configs import score_sde as sde_configs
+from gendiff import data, ddim, ddpm, flow_matching, metrics, samplers, sde
+from gendiff.paths import RectifiedFlowPath, VPPath
+
+matplotlib.use("Agg")
+from matplotlib import pyplot as plt  # noqa: E402
+
+NFES = (1, 2, 4, 10, 20, 50, 100, 1000)
+DIFFUSION_SAMPLERS = ("ancestral", "ddim", "euler", "heun", "dpm_solver_pp_2m", "rk4")
+
+
+def diffusion_sampler(name: str, model_fn, path, x_T, nfe: int) -> Callable | None:
+    """``sample(key) -> x`` spending at most ``nfe`` evaluations of the v-prediction ``model_fn``,
+    or None where the sampler cannot. The deterministic samplers start from ``x_T``; the
+    ancestral sampler draws the same x_T from its key (see :func:`prior_draw`)."""
+    shape, v = x_T.shape, {"prediction": "v"}
+    score_fn = sde.score_fn_from_model(path, model_fn, "v")
+    if name == "ancestral":
+        return lambda key: ddpm.ancestral_sample(
+            key, model_fn, path, shape, num_steps=nfe, clip_x0=False, **v
+        )
+    if name == "ddim":
+        return lambda key: ddim.ddim_sample(
+            None, model_fn, path, shape, num_steps=nfe, x_init=x_T, **v
+        )
+    if name in ("euler", "rk4"):
+        num_steps = nfe if name == "euler" else nfe // 4
+        if num_steps < 1:
+            return None
+        return lambda key: sde.solve_probability_flow(
+            x_T, score_fn, path, path.t_max, path.t_min, solver=name, num_steps=num_steps
+        )
+    if name in ("heun", "dpm_solver_pp_2m"):
+        sampler = samplers.SAMPLERS["edm_heun" if name == "heun" else name]
+        return lambda key: sampler(None, model_fn, path, shape, nfe=nfe, x_init=x_T, **v)
+    raise ValueError(f"Unknown sampler {name!r}; expected one of {DIFFUSION_SAMPLERS}.")
+
+
+def prior_draw(key, path, shape):
+    """The x_T that ``ancestral_sample(key, ...)`` and ``ddim_sample(key, ...)`` start from."""
+    return path.prior_sample(jax.random.split(key)[0], shape)
+
+
+def train_model(config, workdir: str, train_ds, loss) -> Callable:
+    """Trains (or resumes from ``workdir``) the network of ``config``; returns its EMA model_fn."""
+    net = common.build_denoiser(config.model, train_ds.example_shape)
+    init_key, train_key = jax.random.split(jax.random.key(config.seed))
+    state, _ = common.train_network(config, workdir, net, train_ds, loss, init_key, train_key)
+    return functools.partial(net.apply, state.ema_params)
+
+
+def training_config(dataset: str, num_steps: int):
+    """The training config of the diffusion and flow networks (score_sde's presets)."""
+    config = sde_configs.get_config("toy2d" if dataset == "toy2d" else "cpu")
+    config.progress = False
+    if num_steps:
+        config.num_steps = num_steps
+    return config
+
+
+class Quality:
+    """Scores samples against the test split: SWD for points, FD in classifier features for images."""
+
+    def __init__(self, dataset: str, train_ds, test_ds, workdir: str):
+        self.test = test_ds.images
+        if dataset == "toy2d":
+            self.metric = "swd"
+            self.score = lambda x: float(
+                metrics.sliced_wasserstein(jax.random.key(0), x, self.test)
+            )
+        else:
+            self.metric = "fd_digits"
+            extractor = metrics.load_or_train(
+                os.path.join(workdir, "feature_classifier"),
+                train_ds.images,
+                train_ds.labels,
+                test_ds.images,
+                test_ds.labels,
+                seed=0,
+            )
+            self.score = lambda x: metrics.fd_digits(extractor, np.clip(x, -1.0, 1.0), self.test)
+
+
+def run_dataset(dataset: str, args) -> dict:
+    name = "toy2d/two_moons" if dataset == "toy2d" else "digits"
+    train_ds, test_ds = data.load(name, "train"), data.load(name, "test")
+    workdir = os.path.join(args.workdir, dataset)
+    quality = Quality(dataset, train_ds, test_ds, workdir)
+    num = args.num_samples
+    shape = (num, *train_ds.example_shape)
+    key = jax.random.key(args.seed)
+    config = training_config(dataset, args.train_steps)
+    curves: dict[str, list[float | None]] = {}
+
+    def curve(make: Callable[[int], Callable | None]) -> list[float | None]:
+        values = []
+        for nfe in args.nfe:
+            sample = make(nfe)
+            values.append(
+                None if sample is None else quality.score(np.asarray(jax.jit(sample)(key)))
+            )
+        return values
+
+    vp = VPPath()
+    loss = functools.partial(ddpm.denoising_loss, path=vp, prediction="v")
+    model_fn = train_model(config, os.path.join(workdir, "diffusion_v"), train_ds, loss)
+    x_T = prior_draw(key, vp, shape)
+    for sampler in DIFFUSION_SAMPLERS:
+        start = time.perf_counter()
+        curves[sampler] = curve(lambda nfe: diffusion_sampler(sampler, model_fn, vp, x_T, nfe))
+        print(f"{dataset} {sampler}: {curves[sampler]} ({time.perf_counter() - start:.0f} s)")
+
+    rf = RectifiedFlowPath()
+    velocity_fn = train_model(
+        config,
+        os.path.join(workdir, "flow"),
+        train_ds,
+        functools.partial(flow_matching.flow_matching_loss, path=rf),
+    )
+    curves["flow_matching_euler"] = curve(
+        lambda nfe: (
+            lambda key: flow_matching.flow_sample(
+                key, velocity_fn, rf, shape, solver="euler", num_steps=nfe
+            )
+        )
+    )
+
+    result = {"metric": quality.metric, "num_samples": num, "samplers": curves}
+    floor = train_ds.images[np.random.default_rng(0).choice(len(train_ds), num, replace=False)]
+    result["floor"] = quality.score(floor)
+    if dataset == "digits":
+        result.update(distilled_students(os.path.join(workdir, "distillation"), quality, key, num))
+        curves["distilled_student"] = [result["students"].get(str(nfe)) for nfe in args.nfe]
+    return result
+
+
+def distilled_students(workdir: str, quality: Quality, key, num: int) -> dict:
+    """Runs (or reuses) the progressive distillation and scores each round's student.
+
+    The students sample by DDIM from ``ddim_sample``'s prior draw of ``key``: the same x_T
+    as the other samplers of the digits."""
+    if not os.path.exists(os.path.join(workdir, "metrics.json")):
+        config = distillation_configs.get_config("cpu")
+        config.progress = False
+        distillation.train_and_evaluate(config, workdir)
+    with open(os.path.join(workdir, "metrics.json")) as f:
+        run = json.load(f)
+    students = {}
+    for name in run:
+        if name.startswith("fd_digits_student_"):
+            steps = int(name.rsplit("_", 1)[1])
+            sample = jax.jit(distillation.load_student(workdir, steps).sample, static_argnums=1)
+            students[str(steps)] = quality.score(np.asarray(sample(key, num)))
+    return {"students": students, "distillation_run": run}
+
+
+def goals(record: dict) -> dict:
+    """The acceptance goals: fast solvers at 10 NFE vs 1000-step ancestral; student vs teacher."""
+    out = {}
+    nfe = record["nfe"]
+    for dataset in ("toy2d", "digits"):
+        if dataset not in record or 10 not in nfe or 1000 not in nfe:
+            continue
+        curves = record[dataset]["samplers"]
+        reference = curves["ancestral"][nfe.index(1000)]
+        best = min(curves[name][nfe.index(10)] for name in ("heun", "dpm_solver_pp_2m"))
+        out[f"{dataset}_best_fast_solver_10nfe_over_ancestral_1000"] = best / reference
+    digits = record.get("digits", {})
+    if "4" in digits.get("students", {}):
+        teacher = digits["distillation_run"]["fd_digits_teacher"]
+        out["digits_student_4_over_teacher"] = digits["students"]["4"] / teacher
+    return out
+
+
+def plot(record: dict, png: str) -> None:
+    datasets = [d for d in ("toy2d", "digits") if d in record]
+    fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4.5), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        result = record[dataset]
+        for name, values in result["samplers"].items():
+            points = [(n, v) for n, v in zip(record["nfe"], values) if v is not None]
+            if points:
+                ax.plot(*zip(*points), marker="o", label=name)
+        ax.axhline(result["floor"], color="gray", linestyle="--", label="train vs test")
+        ax.set(xscale="log", yscale="log", xlabel="NFE", ylabel=result["metric"], title=dataset)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workdir", default="runs/benchmarks/samplers")
+    parser.add_argument("--datasets", nargs="+", default=["toy2d", "digits"])
+    parser.add_argument("--nfe", type=int, nargs="+", default=list(NFES))
+    parser.add_argument("--num-samples", type=int, default=1000)
+    parser.add_argument("--train-steps", type=int, default=0, help="0: the presets' step counts")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    start = time.time()
+    record = {"benchmark": "samplers", "nfe": args.nfe}
+    for dataset in args.datasets:
+        record[dataset] = run_dataset(dataset, args)
+    record["goals"] = goals(record)
+    record["wall_s"] = round(time.time() - start, 1)
+    record["backend"] = jax.default_backend()
+    os.makedirs(args.workdir, exist_ok=True)
+    plot(record, os.path.join(args.workdir, "samplers.png"))
+    with open(os.path.join(args.workdir, "samplers.json"), "w") as f:
+        json.dump(record, f, indent=1)
+    print(json.dumps(record))
+
+
+if __name__ == "__main__":
+    main()
