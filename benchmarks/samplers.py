@@ -113,14 +113,7 @@ class Quality:
             )
         else:
             self.metric = "fd_digits"
-            extractor = metrics.load_or_train(
-                os.path.join(workdir, "feature_classifier"),
-                train_ds.images,
-                train_ds.labels,
-                test_ds.images,
-                test_ds.labels,
-                seed=0,
-            )
+            extractor = common.feature_classifier(workdir, train_ds, test_ds)
             self.score = lambda x: metrics.fd_digits(extractor, np.clip(x, -1.0, 1.0), self.test)
 
 

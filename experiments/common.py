@@ -217,6 +217,20 @@ def in_batches(
     return np.concatenate(outs)[:num]
 
 
+def feature_classifier(
+    workdir: str, train: data.ArrayDataset, test: data.ArrayDataset
+) -> metrics.DigitsFeatureExtractor:
+    """The classifier whose features FD-digits uses (trained on ``train``, cached in ``workdir``)."""
+    return metrics.load_or_train(
+        os.path.join(workdir, "feature_classifier"),
+        train.images,
+        train.labels,
+        test.images,
+        test.labels,
+        seed=0,
+    )
+
+
 def sample_quality(
     key: jax.Array,
     samples: np.ndarray,
@@ -236,14 +250,7 @@ def sample_quality(
     floor = train.images[rng.choice(len(train), size=min(n, len(train)), replace=False)]
     noise = rng.standard_normal(samples.shape).astype(np.float32)
     if samples.ndim == 4:
-        extractor = metrics.load_or_train(
-            os.path.join(workdir, "feature_classifier"),
-            train.images,
-            train.labels,
-            test.images,
-            test.labels,
-            seed=0,
-        )
+        extractor = feature_classifier(workdir, train, test)
         name = "fd_digits" if train.name == "digits" else "fd_classifier"
         noise = np.clip(noise, -1.0, 1.0)
         fd = lambda x: metrics.fd_digits(extractor, x, test.images)

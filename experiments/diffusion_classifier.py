@@ -96,7 +96,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         draws = (call + 1) * c.draws_per_call  # a mean of equal-size means is the running mean
         if draws in c.num_samples:
             result[f"accuracy_n{draws}"] = float(np.mean(np.argmax(total, axis=1) == labels))
-    extractor = guided_digits.feature_classifier(denoiser_dir, train_ds, test_ds)
+    extractor = common.feature_classifier(denoiser_dir, train_ds, test_ds)
     result.update(
         num_test=len(images),
         num_denoiser_steps=int(state.step),

@@ -178,14 +178,7 @@ class _Flow:
                 metrics.sliced_wasserstein(jax.random.key(seed), samples, test.images)
             )
         train = self.train_ds
-        extractor = metrics.load_or_train(
-            os.path.join(self.workdir, "feature_classifier"),
-            train.images,
-            train.labels,
-            test.images,
-            test.labels,
-            seed=0,
-        )
+        extractor = common.feature_classifier(self.workdir, train, test)
         name = "fd_digits" if train.name == "digits" else "fd_classifier"
         return name, metrics.fd_digits(extractor, samples, test.images)
 

@@ -108,18 +108,6 @@ def train_noisy_classifier(
     return net, state, last
 
 
-def feature_classifier(workdir: str, train_ds, test_ds) -> metrics.DigitsFeatureExtractor:
-    """The independent digits classifier of the sample-quality metrics (cached in ``workdir``)."""
-    return metrics.load_or_train(
-        os.path.join(workdir, "feature_classifier"),
-        train_ds.images,
-        train_ds.labels,
-        test_ds.images,
-        test_ds.labels,
-        seed=0,
-    )
-
-
 def sample_classes(sample_fn, key: jax.Array, num_classes: int, config) -> tuple:
     """``samples_per_class`` samples of every class (class-major), in compiled batches.
 
@@ -216,7 +204,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             for s in config.eval.classifier_scales
         }
     )
-    extractor = feature_classifier(workdir, train_ds, test_ds)
+    extractor = common.feature_classifier(workdir, train_ds, test_ds)
     result = {
         "train_loss": last.get("loss"),
         "num_steps": int(state.step),
