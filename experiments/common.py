@@ -145,6 +145,7 @@ def train_network(
     init_key: jax.Array,
     train_key: jax.Array,
     with_labels: bool = False,
+    init_params=None,
 ) -> tuple[TrainState, dict]:
     """Trains ``net`` on ``train_ds`` with the harness (resume, checkpoints, NaN guard, logging).
 
@@ -160,11 +161,14 @@ def train_network(
         init_key: PRNG key of the parameter initialisation.
         train_key: base PRNG key of the training steps (step s uses ``fold_in(train_key, s)``).
         with_labels: feed the class labels of ``train_ds`` to the loss (class-conditional nets).
+        init_params: parameters to start from (fine-tuning) instead of ``net.init(init_key, ...)``.
 
     Returns:
         (final TrainState, last logged metrics).
     """
-    params = net.init(init_key, jnp.zeros((1, *train_ds.example_shape)), jnp.zeros((1,)))
+    params = init_params
+    if params is None:
+        params = net.init(init_key, jnp.zeros((1, *train_ds.example_shape)), jnp.zeros((1,)))
     tx = make_optimizer(config.optim)
 
     if with_labels and train_ds.labels is None:

@@ -70,19 +70,6 @@ def _path(config: ml_collections.ConfigDict) -> DiscreteVPPath:
     return DiscreteVPPath.from_schedule(d.schedule, d.num_diffusion_steps)
 
 
-class _StartingFrom:
-    """``net`` with ``init`` returning given parameters, so that training fine-tunes them."""
-
-    def __init__(self, net, params):
-        self.net, self.params = net, params
-
-    def init(self, *_):
-        return self.params
-
-    def apply(self, *args, **kwargs):
-        return self.net.apply(*args, **kwargs)
-
-
 def _round_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """The train-harness fields of one distillation round."""
     steps = config.distill.steps_per_round
@@ -198,11 +185,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         state, last = common.train_network(
             _round_config(config),
             directory,
-            _StartingFrom(net, teacher_params),
+            net,
             train_ds,
             distill,
             init_key,
             jax.random.fold_in(distill_key, n),
+            init_params=teacher_params,  # the student starts as its teacher
         )
         teacher_params = state.ema_params
         if jax.process_index() == 0:
