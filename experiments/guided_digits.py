@@ -34,16 +34,6 @@ from gendiff.paths import DiscreteVPPath
 BASELINES = ("_floor", "_noise", "_test_accuracy")  # the sample_quality figures kept as they are
 
 
-def guided_denoising_loss(
-    key, model_fn, x0, labels, *, path, prediction: str, label_dropout: float, null_label: int
-):
-    """DDPM's denoising loss with each label replaced by the null label with probability p."""
-    key_drop, key_loss = jax.random.split(key)
-    y = guidance.drop_labels(key_drop, labels, label_dropout, null_label)
-    conditional = functools.partial(model_fn, y=y)
-    return ddpm.denoising_loss(key_loss, conditional, x0, path, prediction=prediction)
-
-
 def diffusion_path(config: ml_collections.ConfigDict) -> DiscreteVPPath:
     d = config.diffusion
     return DiscreteVPPath.from_schedule(d.schedule, d.num_diffusion_steps)
@@ -57,7 +47,7 @@ def train_conditional_denoiser(
     net = common.build_denoiser(config.model, train_ds.example_shape, train_ds.num_classes)
     init_key, train_key = jax.random.split(jax.random.key(config.seed))
     loss = functools.partial(
-        guided_denoising_loss,
+        guidance.label_dropout_denoising_loss,
         path=path,
         prediction=config.diffusion.prediction,
         label_dropout=config.guidance.label_dropout,

@@ -15,45 +15,16 @@ Token ids: 0..num_symbols-1 = ordinary tokens, num_symbols = trigger.
 
 from __future__ import annotations
 
-import functools
 import os
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 
 from experiments import common, sequence_tasks
 from experiments.configs import induction_heads as configs
+from gendiff.data import tasks
 
 MODELS = sequence_tasks.TOKEN_MODELS
-
-
-@functools.partial(jax.jit, static_argnums=(1, 2, 3))
-def make_batch(key: jax.Array, batch: int, seq_len: int, num_symbols: int) -> dict[str, jax.Array]:
-    """A batch of induction-heads sequences.
-
-    Args:
-      key: PRNG key.
-      batch: number of sequences.
-      seq_len: L >= 3, the length of each sequence.
-      num_symbols: S, ordinary tokens 0..S-1; the trigger is token S.
-
-    Returns:
-      {"tokens": (batch, L) int32, "targets": (batch, 1) int32}: uniform random ordinary tokens,
-      but for the trigger at a uniform random position p in [0, L - 3] and at L - 1;
-      targets[:, 0] = tokens[:, p + 1], to be output at the last position.
-
-    Example:
-      >>> b = make_batch(jax.random.key(0), 2, 10, 4)
-      >>> b["tokens"].shape, b["targets"].shape, int(b["tokens"][0, -1])
-      ((2, 10), (2, 1), 4)
-    """
-    key_tok, key_pos = jax.random.split(key)
-    tokens = jax.random.randint(key_tok, (batch, seq_len), 0, num_symbols, jnp.int32)
-    p = jax.random.randint(key_pos, (batch,), 0, seq_len - 2)  # first trigger, p + 1 < L - 1
-    rows = jnp.arange(batch)
-    tokens = tokens.at[rows, p].set(num_symbols).at[:, -1].set(num_symbols)
-    return {"tokens": tokens, "targets": tokens[rows, p + 1][:, None]}
 
 
 def build_model(name: str, config: ml_collections.ConfigDict):
@@ -77,31 +48,35 @@ def _answer_logits(model) -> sequence_tasks.LogitsFn:
     return lambda params, batch: sequence_tasks.last_logits(model, params, batch["tokens"], 1)
 
 
+def _sizes(config: ml_collections.ConfigDict, seq_len: int) -> dict[str, int]:
+    return {"seq_len": seq_len, "num_symbols": config.task.num_symbols}
+
+
 def accuracy(
     model, params, config: ml_collections.ConfigDict, key: jax.Array, seq_len: int
 ) -> float:
     """Accuracy on ``config.eval.num_sequences`` held-out sequences of length ``seq_len``."""
     num_batches = -(-config.eval.num_sequences // config.eval.batch)
-    batches = (
-        make_batch(jax.random.fold_in(key, i), config.eval.batch, seq_len, config.task.num_symbols)
-        for i in range(num_batches)
+    batch_of = tasks.step_batches(
+        tasks.induction_heads, key, config.eval.batch, **_sizes(config, seq_len)
     )
+    batches = (batch_of(i) for i in range(num_batches))
     correct = sequence_tasks.correct_predictions(_answer_logits(model), params, batches)
     return float(correct[: config.eval.num_sequences].mean())
 
 
 def train_model(name: str, config: ml_collections.ConfigDict, workdir: str, key: jax.Array):
     """Trains one model at length ``config.task.seq_len``; returns (model, final TrainState, last
-    logged metrics). Step s trains on make_batch(fold_in(data_key, s)), generated on the fly."""
+    logged metrics). The global batch of step s is drawn from fold_in(data_key, s)."""
     init_key, data_key, train_key = jax.random.split(key, 3)
-    task = (config.task.seq_len, config.task.num_symbols)
+    sizes = _sizes(config, config.task.seq_len)
     model = build_model(name, config)
-    params = model.init(init_key, make_batch(init_key, 1, *task)["tokens"])
-    get_batch = lambda step: jax.device_get(
-        make_batch(jax.random.fold_in(data_key, step), config.batch_size, *task)
+    params = model.init(init_key, tasks.induction_heads(init_key, 1, **sizes)["tokens"])
+    batch_of_step = tasks.step_batches(
+        tasks.induction_heads, data_key, config.batch_size, **sizes
     )
     state, last = sequence_tasks.train_cross_entropy(
-        params, _answer_logits(model), get_batch, config, os.path.join(workdir, name), train_key
+        params, _answer_logits(model), batch_of_step, config, os.path.join(workdir, name), train_key
     )
     return model, state, last
 
@@ -115,6 +90,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
     Example:
         >>> from experiments.configs import induction_heads as configs
+from gendiff.data import tasks
         >>> config = configs.get_config("cpu"); config.num_steps = 200
         >>> metrics = train_and_evaluate(config, "/tmp/induction_heads")
     """

@@ -16,22 +16,10 @@ import time
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 
 from experiments import common
 from experiments.configs import ncsn as configs
 from gendiff import score
-from gendiff.utils import right_broadcast
-
-
-def noise_conditional_score(model_fn, sigma_max: float, sigma_min: float):
-    """s(x, sigma) = model_fn(x, t(sigma)) / sigma with t = log(sigma/sigma_min)/log(sigma_max/sigma_min)."""
-
-    def score_fn(x, sigma):
-        t = jnp.log(sigma / sigma_min) / np.log(sigma_max / sigma_min)
-        return model_fn(x, t) / right_broadcast(sigma, x)
-
-    return score_fn
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
@@ -53,14 +41,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     init_key, train_key, sample_key, eval_key = jax.random.split(jax.random.key(config.seed), 4)
 
     def loss(key, model_fn, x0):
-        score_fn = noise_conditional_score(model_fn, n.sigma_max, n.sigma_min)
+        score_fn = score.noise_conditional_score(model_fn, n.sigma_max, n.sigma_min)
         return score.ncsn_loss(key, score_fn, x0, sigmas)
 
     state, last = common.train_network(config, workdir, net, train_ds, loss, init_key, train_key)
 
     def sample(params, key, num):
         key_init, key_chain = jax.random.split(key)
-        score_fn = noise_conditional_score(
+        score_fn = score.noise_conditional_score(
             functools.partial(net.apply, params), n.sigma_max, n.sigma_min
         )
         x_init = n.sigma_max * jax.random.normal(key_init, (num, *train_ds.example_shape))

@@ -14,52 +14,16 @@ Token ids: 0 = blank, 1..num_symbols = data, num_symbols + 1 = marker.
 
 from __future__ import annotations
 
-import functools
 import os
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 
 from experiments import common, sequence_tasks
 from experiments.configs import selective_copying as configs
+from gendiff.data import tasks
 
 MODELS = sequence_tasks.TOKEN_MODELS
-BLANK = 0
-
-
-@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
-def make_batch(
-    key: jax.Array, batch: int, seq_len: int, num_data: int, num_symbols: int
-) -> dict[str, jax.Array]:
-    """A batch of selective-copying sequences.
-
-    Args:
-      key: PRNG key.
-      batch: number of sequences.
-      seq_len: L, positions holding data and blanks.
-      num_data: M, data tokens per sequence (M <= L).
-      num_symbols: distinct data tokens, ids 1..num_symbols.
-
-    Returns:
-      {"tokens": (batch, L + M) int32, "targets": (batch, M) int32}: tokens[:, :L] has the data
-      at M sorted random positions and blanks elsewhere, tokens[:, L:] are markers, and
-      targets[:, j] is the j-th data token, to be output at position L + j.
-
-    Example:
-      >>> b = make_batch(jax.random.key(0), 2, 10, 3, 4)
-      >>> b["tokens"].shape, b["targets"].shape
-      ((2, 13), (2, 3))
-    """
-    key_pos, key_sym = jax.random.split(key)
-    # M distinct positions per row: the first M of a random permutation, in increasing order.
-    order = jnp.argsort(jax.random.uniform(key_pos, (batch, seq_len)), axis=1)
-    positions = jnp.sort(order[:, :num_data], axis=1)
-    targets = jax.random.randint(key_sym, (batch, num_data), 1, num_symbols + 1, jnp.int32)
-    rows = jnp.arange(batch)[:, None]
-    data = jnp.full((batch, seq_len), BLANK, jnp.int32).at[rows, positions].set(targets)
-    markers = jnp.full((batch, num_data), num_symbols + 1, jnp.int32)
-    return {"tokens": jnp.concatenate([data, markers], axis=1), "targets": targets}
 
 
 def build_model(name: str, config: ml_collections.ConfigDict):
@@ -68,13 +32,13 @@ def build_model(name: str, config: ml_collections.ConfigDict):
     return sequence_tasks.token_model(name, config.model, vocab)
 
 
-def _task_args(config: ml_collections.ConfigDict) -> tuple[int, int, int]:
+def _sizes(config: ml_collections.ConfigDict) -> dict[str, int]:
     t = config.task
     if not 1 <= t.num_data <= t.seq_len:
         raise ValueError(f"need 1 <= task.num_data <= task.seq_len, got {t.num_data}, {t.seq_len}")
     if t.num_symbols < 1:
         raise ValueError(f"task.num_symbols must be positive, got {t.num_symbols}")
-    return t.seq_len, t.num_data, t.num_symbols
+    return {"seq_len": t.seq_len, "num_data": t.num_data, "num_symbols": t.num_symbols}
 
 
 def _answer_logits(model, num_data: int) -> sequence_tasks.LogitsFn:
@@ -86,30 +50,30 @@ def _answer_logits(model, num_data: int) -> sequence_tasks.LogitsFn:
 
 def accuracy(model, params, config: ml_collections.ConfigDict, key: jax.Array) -> dict:
     """Per-token and whole-sequence accuracy on ``config.eval.num_sequences`` sequences."""
-    task = _task_args(config)
+    sizes = _sizes(config)
     num_batches = -(-config.eval.num_sequences // config.eval.batch)
-    batches = (
-        make_batch(jax.random.fold_in(key, i), config.eval.batch, *task) for i in range(num_batches)
-    )
-    correct = sequence_tasks.correct_predictions(_answer_logits(model, task[1]), params, batches)
+    batch_of = tasks.step_batches(tasks.selective_copying, key, config.eval.batch, **sizes)
+    batches = (batch_of(i) for i in range(num_batches))
+    logits_fn = _answer_logits(model, sizes["num_data"])
+    correct = sequence_tasks.correct_predictions(logits_fn, params, batches)
     correct = correct[: config.eval.num_sequences]
     return {"accuracy": float(correct.mean()), "sequence_accuracy": float(correct.all(1).mean())}
 
 
 def train_model(name: str, config: ml_collections.ConfigDict, workdir: str, key: jax.Array):
-    """Trains one model with the gendiff.train harness; returns (model, final TrainState, last
-    logged metrics). Step s trains on make_batch(fold_in(data_key, s)), generated on the fly."""
+    """Trains one model; returns (model, final TrainState, last logged metrics). The global
+    batch of step s is drawn from fold_in(data_key, s)."""
     init_key, data_key, train_key = jax.random.split(key, 3)
-    task = _task_args(config)
+    sizes = _sizes(config)
     model = build_model(name, config)
-    params = model.init(init_key, make_batch(init_key, 1, *task)["tokens"])
-    get_batch = lambda step: jax.device_get(
-        make_batch(jax.random.fold_in(data_key, step), config.batch_size, *task)
+    params = model.init(init_key, tasks.selective_copying(init_key, 1, **sizes)["tokens"])
+    batch_of_step = tasks.step_batches(
+        tasks.selective_copying, data_key, config.batch_size, **sizes
     )
     state, last = sequence_tasks.train_cross_entropy(
         params,
-        _answer_logits(model, task[1]),
-        get_batch,
+        _answer_logits(model, sizes["num_data"]),
+        batch_of_step,
         config,
         os.path.join(workdir, name),
         train_key,
@@ -125,6 +89,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
     Example:
         >>> from experiments.configs import selective_copying as configs
+from gendiff.data import tasks
         >>> config = configs.get_config("cpu"); config.num_steps = 100
         >>> metrics = train_and_evaluate(config, "/tmp/selective_copying")
     """

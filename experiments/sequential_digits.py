@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -24,96 +23,15 @@ import numpy as np
 
 from experiments import common, sequence_tasks
 from experiments.configs import sequential_digits as configs
-from gendiff import data
-from gendiff.nets import MambaBlock, S4DLayer, TransformerBlock, positional_encoding
-
-MODELS = ("mamba", "s4", "transformer")
-POOLINGS = ("mean", "last")
-
-
-def as_sequences(images: np.ndarray) -> np.ndarray:
-    """Images (N, H, W, C) -> sequences (N, H W, C) of pixels in row-major (raster) order.
-
-    Example:
-      >>> as_sequences(np.zeros((5, 8, 8, 1))).shape
-      (5, 64, 1)
-    """
-    if images.ndim != 4:
-        raise ValueError(f"images must have shape (N, H, W, C), got {images.shape}")
-    n, h, w, c = images.shape
-    return images.reshape(n, h * w, c)
-
-
-class SequenceClassifier(nn.Module):
-    """Sequence of feature vectors -> class logits.
-
-    x (batch, length, features) -> Dense(d_model) (+ sinusoidal positions for the transformer)
-    -> num_layers residual blocks -> RMSNorm -> mean or last position -> Dense(num_classes).
-    The Mamba and S4D blocks are used as x + block(RMSNorm(x)); the transformer block holds its
-    own pre-LN residuals and attends over the whole sequence.
-
-    Attributes:
-      mixer: 'mamba', 's4' or 'transformer'.
-      num_classes: number of classes.
-      d_model: residual width.
-      num_layers: number of blocks.
-      d_state: SSM state size (Mamba, S4D).
-      d_conv, expand: Mamba's convolution width and inner expansion.
-      lambda_init, discretization: S4D's initialisation and discretisation.
-      num_heads: transformer attention heads.
-      pooling: 'mean' over positions or the 'last' position.
-
-    Example:
-      >>> clf = SequenceClassifier("s4", num_classes=10, d_model=8, num_layers=1, d_state=4)
-      >>> x = jnp.zeros((2, 64, 1))
-      >>> params = clf.init(jax.random.key(0), x)
-      >>> clf.apply(params, x).shape
-      (2, 10)
-    """
-
-    mixer: str
-    num_classes: int
-    d_model: int = 32
-    num_layers: int = 2
-    d_state: int = 16
-    d_conv: int = 4
-    expand: int = 2
-    lambda_init: str = "lin"
-    discretization: str = "zoh"
-    num_heads: int = 4
-    pooling: str = "mean"
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        if x.ndim != 3:
-            raise ValueError(f"x must have shape (batch, length, features), got {x.shape}")
-        if self.mixer not in MODELS:
-            raise ValueError(f"Unknown mixer {self.mixer!r}; expected one of {MODELS}.")
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"Unknown pooling {self.pooling!r}; expected one of {POOLINGS}.")
-        h = nn.Dense(self.d_model, name="encoder")(x)
-        if self.mixer == "transformer":
-            h = h + positional_encoding(x.shape[1], self.d_model)
-        for i in range(self.num_layers):
-            if self.mixer == "transformer":
-                h = TransformerBlock(self.num_heads, name=f"block_{i}")(h)
-                continue
-            if self.mixer == "mamba":
-                block = MambaBlock(self.d_state, self.d_conv, self.expand, name=f"block_{i}")
-            else:
-                block = S4DLayer(
-                    self.d_state, self.lambda_init, self.discretization, name=f"block_{i}"
-                )
-            h = h + block(nn.RMSNorm(name=f"norm_{i}")(h))
-        h = nn.RMSNorm(name="norm_f")(h)
-        h = h.mean(axis=1) if self.pooling == "mean" else h[:, -1]
-        return nn.Dense(self.num_classes, name="head")(h)
+from gendiff import data, nets
+from gendiff.data.tasks import pixel_sequences
+from gendiff.nets.sequence_classifier import MIXERS as MODELS
 
 
 def build_model(name: str, config: ml_collections.ConfigDict, num_classes: int):
     """The classifier of ``name`` with the shared sizes of ``config.model``."""
     m = config.model
-    return SequenceClassifier(
+    return nets.SequenceClassifier(
         name,
         num_classes,
         m.d_model,
@@ -134,7 +52,7 @@ def _logits(model) -> sequence_tasks.LogitsFn:
 
 def accuracy(model, params, test: data.ArrayDataset, batch: int) -> float:
     """Accuracy of the classifier on every sequence of the ``test`` split."""
-    x = as_sequences(test.images)
+    x = pixel_sequences(test.images)
     batches = (
         {"pixels": x[i : i + batch], "targets": test.labels[i : i + batch]}
         for i in range(0, len(x), batch)
@@ -148,7 +66,7 @@ def train_model(
     """Trains one classifier on ``train_ds``; returns (model, final TrainState, last logged
     metrics). Step s trains on the s-th batch of seeded epoch permutations (EpochBatcher)."""
     init_key, train_key = jax.random.split(key)
-    x = as_sequences(train_ds.images)
+    x = pixel_sequences(train_ds.images)
     model = build_model(name, config, train_ds.num_classes)
     params = model.init(init_key, jnp.asarray(x[:1]))
     batcher = data.EpochBatcher(len(x), config.batch_size, config.seed)

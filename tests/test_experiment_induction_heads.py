@@ -1,4 +1,4 @@
-"""experiments/induction_heads.py: the task generator and a few training steps per model."""
+"""experiments/induction_heads.py: the scoring, a short training run of each model, bad configs."""
 
 import json
 
@@ -9,31 +9,16 @@ import pytest
 from experiments import induction_heads as ih
 from experiments import sequence_tasks
 from experiments.configs import induction_heads as configs
-
-
-def test_the_label_is_the_token_after_the_first_trigger():
-    L, S = 12, 5
-    b = ih.make_batch(jax.random.key(0), 64, L, S)
-    tokens, targets = np.asarray(b["tokens"]), np.asarray(b["targets"])
-    assert tokens.shape == (64, L) and targets.shape == (64, 1)
-    assert tokens.min() >= 0 and tokens.max() <= S
-    np.testing.assert_array_equal(tokens[:, -1], S)  # the query trigger
-    is_trigger = tokens == S
-    np.testing.assert_array_equal(is_trigger.sum(1), 2)  # once inside, once at the end
-    first = is_trigger.argmax(1)
-    assert first.max() <= L - 3  # the recalled token is never the query itself
-    np.testing.assert_array_equal(targets[:, 0], tokens[np.arange(64), first + 1])
-    assert targets.max() < S  # an ordinary token, never the trigger
-    # The trigger moves between sequences, and a different key gives different sequences.
-    assert len(set(first)) > 3
-    assert not np.array_equal(tokens, ih.make_batch(jax.random.key(1), 64, L, S)["tokens"])
+from gendiff.data import tasks
 
 
 def test_a_model_that_recalls_scores_one_and_a_fixed_guess_scores_chance():
     """The scoring pipeline against two hand-written predictors on 2000 sequences: one that
     looks up the token after the first trigger, one that always answers 0 (chance, 1/S)."""
     S = 4
-    batches = [ih.make_batch(jax.random.key(i), 500, 20, S) for i in range(4)]
+    batches = [
+        tasks.induction_heads(jax.random.key(i), 500, seq_len=20, num_symbols=S) for i in range(4)
+    ]
 
     def one_hot(answer):
         return jax.nn.one_hot(answer, S + 1)[:, None, :]  # (batch, 1, vocab) logits

@@ -1,31 +1,12 @@
-"""experiments/selective_copying.py: the task generator and a few training steps per model."""
+"""experiments/selective_copying.py: a short training run of each model, and bad configs."""
 
 import json
 
-import jax
 import numpy as np
 import pytest
 
 from experiments import selective_copying as sc
 from experiments.configs import selective_copying as configs
-
-
-def test_batches_hold_the_targets_in_order_among_blanks_then_markers():
-    L, M, S = 20, 5, 4
-    b = sc.make_batch(jax.random.key(0), 16, L, M, S)
-    tokens, targets = np.asarray(b["tokens"]), np.asarray(b["targets"])
-    assert tokens.shape == (16, L + M) and targets.shape == (16, M)
-    np.testing.assert_array_equal(tokens[:, L:], S + 1)  # the markers
-    data = tokens[:, :L]
-    assert set(np.unique(data)) <= set(range(S + 1))
-    assert np.all((data != sc.BLANK).sum(1) == M)
-    for row, target in zip(data, targets):
-        np.testing.assert_array_equal(row[row != sc.BLANK], target)  # data tokens in order
-    assert targets.min() >= 1 and targets.max() <= S
-    # Positions vary between sequences, and a different key gives different sequences.
-    assert len({tuple(np.flatnonzero(r)) for r in data}) > 1
-    other = sc.make_batch(jax.random.key(1), 16, L, M, S)["tokens"]
-    assert not np.array_equal(tokens, other)
 
 
 def _tiny_config(models):

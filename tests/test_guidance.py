@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from gendiff import guidance, nets
+from gendiff.ddpm import denoising_loss
 from gendiff.parameterization import PREDICTIONS, convert
-from gendiff.paths import VPPath
+from gendiff.paths import DiscreteVPPath, VPPath
 
 PATH = VPPath()
 MEANS = jnp.array([[-1.0, 0.5], [1.0, -0.5]])
@@ -133,6 +134,33 @@ def test_drop_labels_replaces_a_fraction_p_and_keeps_the_rest():
     # Traced p under jit gives the same draw.
     jitted = jax.jit(guidance.drop_labels, static_argnums=3)(jax.random.key(1), labels, 0.1, 10)
     np.testing.assert_array_equal(jitted, dropped)
+
+
+def test_label_dropout_loss_drops_labels_at_rate_p_and_is_the_ddpm_loss():
+    path = DiscreteVPPath.from_schedule("linear", 50)
+    x0 = jax.random.normal(jax.random.key(0), (4000, 2))
+    labels = jnp.arange(4000, dtype=jnp.int32) % 10
+    seen = []
+
+    def model_fn(x, t, y):
+        seen.append(y)
+        return jnp.zeros_like(x) + y[:, None] / 10.0
+
+    kwargs = dict(prediction="eps", null_label=10)
+    loss, _ = guidance.label_dropout_denoising_loss(
+        jax.random.key(1), model_fn, x0, labels, path, label_dropout=0.25, **kwargs
+    )
+    assert abs(float(jnp.mean(seen[-1] == 10)) - 0.25) < 0.04
+    # Same key, p = 0: exactly DDPM's loss of the conditional model on the true labels.
+    kept, _ = guidance.label_dropout_denoising_loss(
+        jax.random.key(1), model_fn, x0, labels, path, label_dropout=0.0, **kwargs
+    )
+    key_loss = jax.random.split(jax.random.key(1))[1]
+    reference, _ = denoising_loss(
+        key_loss, lambda x, t: model_fn(x, t, labels), x0, path, prediction="eps"
+    )
+    np.testing.assert_allclose(kept, reference, rtol=1e-6)
+    assert not np.isclose(loss, kept)
 
 
 # ----------------------------------------------------------------------------- classifier guidance

@@ -8,17 +8,16 @@ E[eps / sigma | x~] = -grad log p_sigma(x~) and E||grad log p_sigma||^2 = tr(C^-
 import jax
 import jax.numpy as jnp
 import numpy as np
-from test_score_losses import (
-    MU,
-    SIGMA,
-    SIGMA_INV,
-    D,
-    M,
-    P,
-    _assert_close,
-    _linear_score,
-    _monte_carlo,
-)
+import pytest
+from conftest import GAUSS_D as D
+from conftest import GAUSS_M as M
+from conftest import GAUSS_MU as MU
+from conftest import GAUSS_P as P
+from conftest import GAUSS_SIGMA as SIGMA
+from conftest import GAUSS_SIGMA_INV as SIGMA_INV
+from conftest import assert_within_standard_errors as _assert_close
+from conftest import gaussian_monte_carlo as _monte_carlo
+from conftest import linear_score as _linear_score
 
 from gendiff import score
 from gendiff.ddpm import denoising_loss
@@ -65,6 +64,21 @@ def test_ncsn_loss_at_the_noised_scores_matches_closed_form():
     expected = np.mean([s**2 * _dsm_constant(s) for s in np.asarray(sigmas, np.float64)])
     _assert_close(estimate, expected)
 
+
+
+def test_noise_conditional_score_divides_by_sigma_and_maps_sigma_to_unit_time():
+    seen = {}
+
+    def model_fn(x, t):
+        seen["t"] = t
+        return jnp.ones_like(x)
+
+    score_fn = score.noise_conditional_score(model_fn, sigma_max=10.0, sigma_min=0.01)
+    out = score_fn(jnp.zeros((3, 2)), jnp.array([10.0, 0.1, 0.01]))
+    np.testing.assert_allclose(out[:, 0], [0.1, 10.0, 100.0], rtol=1e-6)
+    np.testing.assert_allclose(seen["t"], [1.0, 1 / 3, 0.0], atol=1e-6)
+    with pytest.raises(ValueError, match="0 < sigma_min < sigma_max"):
+        score.noise_conditional_score(model_fn, sigma_max=0.01, sigma_min=10.0)
 
 def test_ncsn_loss_with_one_level_is_sigma_squared_times_dsm():
     sigma = 0.3

@@ -11,45 +11,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import GAUSS_D as D
+from conftest import GAUSS_M as M
+from conftest import GAUSS_MU as MU
+from conftest import GAUSS_P as P
+from conftest import GAUSS_SIGMA as SIGMA
+from conftest import GAUSS_SIGMA_INV as SIGMA_INV
+from conftest import assert_within_standard_errors as _assert_close
+from conftest import gaussian_monte_carlo as _monte_carlo
+from conftest import linear_score as _linear_score
 
 from gendiff import score
 from gendiff.paths import VPPath
-
-D = 3
-MU = np.array([0.5, -1.0, 2.0])
-_A = np.array([[1.0, 0.0, 0.0], [0.5, 0.8, 0.0], [-0.3, 0.4, 0.6]])
-SIGMA = _A @ _A.T
-SIGMA_INV = np.linalg.inv(SIGMA)
-# A model that is not the truth; P deliberately non-symmetric.
-P = np.array([[1.5, 0.3, 0.0], [-0.2, 2.0, 0.4], [0.1, 0.0, 1.2]])
-M = np.array([0.0, -0.5, 1.5])
-
-NUM_BATCHES, BATCH = 64, 4096
-
-
-def _linear_score(p, m):
-    p, m = jnp.asarray(p, jnp.float32), jnp.asarray(m, jnp.float32)
-    return lambda x: -(x - m) @ p.T
-
-
-def _monte_carlo(value_fn, num_batches=NUM_BATCHES, batch=BATCH, seed=0):
-    """Mean and standard error of value_fn(key, x) over independent batches x ~ N(mu, Sigma)."""
-    chol = jnp.asarray(np.linalg.cholesky(SIGMA), jnp.float32)
-
-    def one(key):
-        key_x, key_loss = jax.random.split(key)
-        x = jnp.asarray(MU, jnp.float32) + jax.random.normal(key_x, (batch, D)) @ chol.T
-        return value_fn(key_loss, x)
-
-    keys = jax.random.split(jax.random.key(seed), num_batches)
-    values = np.asarray(jax.jit(jax.vmap(one))(keys), np.float64)
-    return values.mean(), values.std(ddof=1) / np.sqrt(num_batches)
-
-
-def _assert_close(estimate, expected):
-    mean, se = estimate
-    print(f"estimate {mean:.5f} +- {se:.5f}, closed form {expected:.5f}")
-    assert abs(mean - expected) < 4 * se + 1e-4, (mean, expected, se)
 
 
 J_ESM = 0.5 * (np.trace((SIGMA_INV - P) @ SIGMA @ (SIGMA_INV - P).T) + np.sum((P @ (M - MU)) ** 2))

@@ -6,15 +6,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from test_ssm_selective_scan import (
-    ARG_NAMES,
-    CASES,
-    _assert_close,
-    _inputs,
-    _numpy_reference,
-    assert_method_matches_sequential,
-    grid_case,
-)
+from conftest import SCAN_ARG_NAMES as ARG_NAMES
+from conftest import SCAN_CASES as CASES
+from conftest import assert_scan_close as _assert_close
+from conftest import assert_scan_method_matches_sequential as assert_method_matches_sequential
+from conftest import scan_grid_case as grid_case
+from conftest import scan_inputs as _inputs
+from conftest import scan_reference as _numpy_reference
 
 from gendiff.ssm import resolve_method, selective_scan
 from gendiff.ssm.pallas_scan import _forward

@@ -3,15 +3,13 @@
 import jax
 import jax.numpy as jnp
 import pytest
-from test_ssm_selective_scan import (
-    CASES,
-    OPTIONS,
-    _assert_close,
-    _call,
-    _inputs,
-    assert_method_matches_sequential,
-    grid_case,
-)
+from conftest import SCAN_CASES as CASES
+from conftest import SCAN_OPTIONS as OPTIONS
+from conftest import assert_scan_close as _assert_close
+from conftest import assert_scan_method_matches_sequential as assert_method_matches_sequential
+from conftest import scan_call as _call
+from conftest import scan_grid_case as grid_case
+from conftest import scan_inputs as _inputs
 
 from gendiff.ssm import selective_scan
 

@@ -7,125 +7,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import SCAN_CASES as CASES
+from conftest import SCAN_OPTIONS as OPTIONS
+from conftest import assert_scan_close as _assert_close
+from conftest import assert_scan_method_matches_sequential as assert_method_matches_sequential
+from conftest import scan_call as _call
+from conftest import scan_grid_case as grid_case
+from conftest import scan_inputs as _inputs
+from conftest import scan_reference as _numpy_reference
 
 from gendiff.ssm.selective_scan import resolve_method, selective_scan
-
-ARG_NAMES = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
-
-# name -> (B groups or None for a shared (b, l, n) B, C groups or None, use D, use z,
-#          use delta_bias + softplus, return_last_state, chunk)
-OPTIONS = {
-    "plain": (None, None, False, False, False, False, 16),
-    "groups_gate": (2, 4, True, True, False, False, 16),
-    "full": (2, None, True, True, True, True, 16),
-}
-
-
-def _inputs(seed, batch, length, d, n, b_groups, c_groups):
-    """Random float32 arguments (drawn with NumPy: no per-shape compilation)."""
-    rng = np.random.default_rng(seed)
-    normal = lambda *shape: jnp.asarray(rng.standard_normal(shape), jnp.float32)
-
-    def vectors(groups):
-        return normal(batch, length, n) if groups is None else normal(batch, length, groups, n)
-
-    return {
-        "u": normal(batch, length, d),
-        "delta": 0.5 * jnp.log1p(jnp.exp(normal(batch, length, d))),
-        "A": -jnp.exp(0.5 * normal(d, n)),
-        "B": vectors(b_groups),
-        "C": vectors(c_groups),
-        "D": normal(d),
-        "z": normal(batch, length, d),
-        "delta_bias": 0.3 * normal(d),
-    }
-
-
-def _numpy_reference(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False):
-    """Float64 loop over time; groups expanded by repetition over channels."""
-    u, delta, A, B, C = (np.asarray(x, np.float64) for x in (u, delta, A, B, C))
-    d = u.shape[-1]
-    if delta_bias is not None:
-        delta = delta + np.asarray(delta_bias, np.float64)
-    if delta_softplus:
-        delta = np.log1p(np.exp(delta))
-    B, C = (x[:, :, None, :] if x.ndim == 3 else x for x in (B, C))
-    B, C = np.repeat(B, d // B.shape[2], axis=2), np.repeat(C, d // C.shape[2], axis=2)
-    h = np.zeros((u.shape[0], d, A.shape[1]))
-    ys = []
-    for t in range(u.shape[1]):
-        h = np.exp(delta[:, t, :, None] * A) * h + delta[:, t, :, None] * B[:, t] * u[:, t, :, None]
-        ys.append(np.sum(C[:, t] * h, axis=-1))
-    y = np.stack(ys, axis=1)
-    if D is not None:
-        y = y + np.asarray(D, np.float64) * u
-    if z is not None:
-        z = np.asarray(z, np.float64)
-        y = y * z / (1.0 + np.exp(-z))
-    return y, h
-
-
-def _call(args, method, options):
-    _, _, use_D, use_z, use_bias, last_state, chunk = options
-    return selective_scan(
-        args["u"],
-        args["delta"],
-        args["A"],
-        args["B"],
-        args["C"],
-        D=args["D"] if use_D else None,
-        z=args["z"] if use_z else None,
-        delta_bias=args["delta_bias"] if use_bias else None,
-        delta_softplus=use_bias,
-        return_last_state=last_state,
-        method=method,
-        chunk=chunk,
-    )
-
-
-def _assert_close(actual, expected, rtol=1e-5):
-    """Elementwise agreement to rtol relative to the largest magnitude of ``expected``."""
-    expected = np.asarray(expected, np.float64)
-    scale = max(float(np.max(np.abs(expected))), 1e-30)
-    np.testing.assert_allclose(
-        np.asarray(actual, np.float64), expected, rtol=rtol, atol=rtol * scale
-    )
-
-
-# (length, options): length 1, an odd length, several chunks with a padded tail chunk
-# (130 = 8 * 16 + 2), every option on and off at least once.
-CASES = [(1, "plain"), (7, "groups_gate"), (130, "full")]
-
-
-def grid_case(length, option_name):
-    """(args, options, f): f(method) -> (outputs, gradients of a random linear functional)."""
-    options = OPTIONS[option_name]
-    batch, d, n = 2, 8, 4
-    args = _inputs(length, batch, length, d, n, options[0], options[1])
-    rng = np.random.default_rng(1000 + length)
-    w = jnp.asarray(rng.standard_normal((batch, length, d)), jnp.float32)
-    v = jnp.asarray(rng.standard_normal((batch, d, n)), jnp.float32)
-
-    def functional(method):
-        def f(args):  # sum(w * y) (+ sum(v * h_last))
-            out = _call(args, method, options)
-            if options[5]:
-                return jnp.sum(w * out[0]) + jnp.sum(v * out[1]), out
-            return jnp.sum(w * out), out
-
-        (_, out), grads = jax.jit(jax.value_and_grad(f, has_aux=True))(args)
-        return out, grads
-
-    return args, options, functional
-
-
-def assert_method_matches_sequential(functional, method, out_ref, grads_ref):
-    out, grads = functional(method)
-    for a, b in zip(jax.tree.leaves(out), jax.tree.leaves(out_ref)):
-        _assert_close(a, b)
-    for name in ARG_NAMES:
-        _assert_close(grads[name], grads_ref[name])
-
 
 @pytest.mark.parametrize("length, option_name", CASES)
 def test_methods_agree_in_value_and_gradient(length, option_name):

@@ -1,4 +1,5 @@
-"""Datasets: toy 2-D distributions, sklearn digits, MNIST IDX files and TFDS images.
+"""Datasets: toy 2-D distributions, sklearn digits, MNIST IDX files, TFDS images and synthetic
+sequence tasks (:mod:`gendiff.data.tasks`).
 
 :func:`load` returns any of them as an in-memory :class:`ArrayDataset`; batches come
 from the stateless :class:`EpochBatcher` and :func:`get_batch`.
@@ -18,7 +19,7 @@ import os
 import jax
 import numpy as np
 
-from gendiff.data import toy2d
+from gendiff.data import tasks, toy2d
 from gendiff.data.batching import EpochBatcher, get_batch
 from gendiff.data.dataset import ArrayDataset, validate_images
 from gendiff.data.digits import load_digits
@@ -26,7 +27,16 @@ from gendiff.data.mnist_idx import load_mnist_idx
 from gendiff.data.tfds_source import NAMES as TFDS_NAMES
 from gendiff.data.tfds_source import load_tfds
 
-__all__ = ["ArrayDataset", "EpochBatcher", "NAMES", "get_batch", "load", "toy2d", "validate_images"]
+__all__ = [
+    "ArrayDataset",
+    "EpochBatcher",
+    "NAMES",
+    "get_batch",
+    "load",
+    "tasks",
+    "toy2d",
+    "validate_images",
+]
 
 NAMES = ("digits", "mnist_idx", *TFDS_NAMES, *(f"toy2d/{n}" for n in toy2d.NAMES))
 

@@ -16,7 +16,9 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from gendiff.ddpm.loss import denoising_loss
 from gendiff.guidance._checks import check_batch, check_guidance_scale, check_labels, concrete
+from gendiff.paths.base import GaussianPath
 
 ModelFn = Callable[..., jax.Array]
 
@@ -48,6 +50,50 @@ def drop_labels(key: jax.Array, labels: jax.Array, p: float, null_label: int) ->
         raise ValueError(f"p must be a probability in [0, 1), got {p!r}.")
     drop = jax.random.bernoulli(key, p, labels.shape)
     return jnp.where(drop, jnp.asarray(null_label, labels.dtype), labels)
+
+
+def label_dropout_denoising_loss(
+    key: jax.Array,
+    model_fn: ModelFn,
+    x0: jax.Array,
+    labels: jax.Array,
+    path: GaussianPath,
+    *,
+    label_dropout: float,
+    null_label: int,
+    prediction: str = "eps",
+) -> tuple[jax.Array, dict]:
+    """DDPM's denoising loss of a label-conditional model trained with label dropout.
+
+    Each label is replaced by ``null_label`` with probability p (:func:`drop_labels`), and the
+    loss is :func:`gendiff.ddpm.denoising_loss` of ``model_fn(x_t, t, y=dropped_labels)``, so one
+    network learns both m(x, t, y) and the unconditional m(x, t, null) that
+    :func:`classifier_free_guidance` mixes (Ho & Salimans 2022, Algorithm 1). With p = 0 it is
+    the conditional DDPM loss on the true labels.
+
+    Args:
+      key: PRNG key (split between the dropout and the denoising loss).
+      model_fn: ``model_fn(x_t, t, y=labels)`` with t of shape (batch,).
+      x0: clean data, (batch, ...).
+      labels: integer labels, (batch,), in [0, null_label).
+      path: the Gaussian path.
+      label_dropout: p in [0, 1), the probability of the null label (0.1 to 0.2 is usual).
+      null_label: the unconditional label (K for a K-class ``gendiff.nets.UNet``).
+      prediction: what the model predicts ('eps', 'x0', 'v', ...).
+
+    Returns:
+      (loss, metrics) with metrics['loss'] the same scalar.
+
+    Example:
+      >>> path = DiscreteVPPath.from_schedule("linear", 100)
+      >>> model_fn = lambda x, t, y: jnp.zeros_like(x)
+      >>> x0, y = jnp.zeros((8, 2)), jnp.arange(8) % 4
+      >>> loss, _ = label_dropout_denoising_loss(
+      ...     jax.random.key(0), model_fn, x0, y, path, label_dropout=0.1, null_label=4)
+    """
+    key_drop, key_loss = jax.random.split(key)
+    y = drop_labels(key_drop, labels, label_dropout, null_label)
+    return denoising_loss(key_loss, model_fn, x0, path, prediction=prediction, y=y)
 
 
 def classifier_free_guidance(model_fn: ModelFn, guidance_scale: float, null_label: int) -> ModelFn:

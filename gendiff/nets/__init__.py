@@ -1,5 +1,6 @@
 """Flax linen networks: time/label embeddings, residual MLP, DDPM U-Net, image classifiers
-(clean and noisy inputs), transformer layers and the sequence models Mamba and S4D."""
+(clean and noisy inputs), transformer layers, the sequence models Mamba and S4D, and a
+sequence classifier over them."""
 
 from gendiff.nets.classifier import ImageClassifier
 from gendiff.nets.embeddings import LabelEmbedding, TimeEmbedding, sinusoidal_embedding
@@ -7,6 +8,7 @@ from gendiff.nets.mamba import MambaBlock, MambaLM
 from gendiff.nets.mlp import MLPDenoiser
 from gendiff.nets.noisy_classifier import NoisyImageClassifier
 from gendiff.nets.s4 import S4DConv, S4DLayer, S4DPLRConv, S4Model
+from gendiff.nets.sequence_classifier import SequenceClassifier
 from gendiff.nets.transformer import MultiHeadAttention, TransformerBlock, positional_encoding
 from gendiff.nets.unet import UNET_PRESETS, UNet, unet_config
 
@@ -22,6 +24,7 @@ __all__ = [
     "S4DLayer",
     "S4DPLRConv",
     "S4Model",
+    "SequenceClassifier",
     "TimeEmbedding",
     "TransformerBlock",
     "UNET_PRESETS",

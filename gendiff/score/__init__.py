@@ -5,7 +5,7 @@ from gendiff.score.divergence import exact_divergence, hutchinson_divergence, sa
 from gendiff.score.explicit import explicit_score_matching
 from gendiff.score.implicit import implicit_score_matching
 from gendiff.score.langevin import annealed_langevin_dynamics, langevin_dynamics, langevin_step
-from gendiff.score.sigmas import geometric_sigmas
+from gendiff.score.sigmas import geometric_sigmas, noise_conditional_score
 from gendiff.score.sliced import sliced_score_matching
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "langevin_dynamics",
     "langevin_step",
     "ncsn_loss",
+    "noise_conditional_score",
     "sample_probes",
     "score_sde_loss",
     "sliced_score_matching",

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from gendiff.utils import right_broadcast
 
 
 def concrete_or_none(value) -> np.ndarray | None:
@@ -60,3 +64,40 @@ def geometric_sigmas(sigma_max: float, sigma_min: float, num_levels: int) -> jax
     if num_levels < 2:
         raise ValueError(f"num_levels must be >= 2, got {num_levels}.")
     return jnp.asarray(np.geomspace(sigma_max, sigma_min, num_levels), jnp.float32)
+
+
+def noise_conditional_score(
+    model_fn: Callable[[jax.Array, jax.Array], jax.Array], sigma_max: float, sigma_min: float
+) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    """The noise-conditional score s(x, sigma) = f(x, t(sigma)) / sigma of a time-conditioned net.
+
+    t(sigma) = log(sigma / sigma_min) / log(sigma_max / sigma_min) maps the levels
+    [sigma_min, sigma_max] onto [0, 1], so any denoiser f(x, t) of the library can be the
+    network; dividing by sigma lets f predict -eps, of order one at every level (Song & Ermon
+    2020, technique 3).
+
+    Args:
+      model_fn: ``model_fn(x, t)`` with t of shape (batch,), returning an array shaped like x.
+      sigma_max: the largest level sigma_1 (t = 1).
+      sigma_min: the smallest level sigma_L (t = 0), 0 < sigma_min < sigma_max.
+
+    Returns:
+      ``score_fn(x, sigma)`` with sigma of shape (batch,), the form :func:`ncsn_loss` and
+      :func:`gendiff.score.annealed_langevin_dynamics` take.
+
+    Example:
+      >>> score_fn = noise_conditional_score(lambda x, t: -jnp.ones_like(x), 10.0, 0.01)
+      >>> score_fn(jnp.zeros((2, 3)), jnp.array([10.0, 0.01]))[:, 0]
+      Array([  -0.1, -100. ], dtype=float32)
+    """
+    if not 0 < sigma_min < sigma_max:
+        raise ValueError(
+            f"Expected 0 < sigma_min < sigma_max, got sigma_min={sigma_min}, sigma_max={sigma_max}."
+        )
+    log_ratio = float(np.log(sigma_max / sigma_min))
+
+    def score_fn(x: jax.Array, sigma: jax.Array) -> jax.Array:
+        t = jnp.log(sigma / sigma_min) / log_ratio
+        return model_fn(x, t) / right_broadcast(sigma, x)
+
+    return score_fn
