@@ -24,6 +24,7 @@ def main() -> None:
     parser.add_argument("--coordinator", default=None)
     parser.add_argument("--num-processes", type=int, default=None)
     parser.add_argument("--process-id", type=int, default=None)
+    parser.add_argument("--num-steps", type=int, default=NUM_STEPS)
     args = parser.parse_args()
 
     import jax
@@ -31,9 +32,11 @@ def main() -> None:
     import numpy as np
 
     from gendiff import train as gt
+    from gendiff.data import GeneratedBatches
 
-    gt.maybe_initialize_distributed(args.coordinator, args.num_processes, args.process_id)
-    mesh = gt.make_mesh()
+    gt.initialize_distributed(
+        bool(args.coordinator), args.coordinator, args.num_processes, args.process_id
+    )
 
     def mlp(params, x):
         h = jnp.tanh(x @ params["w1"] + params["b1"])
@@ -55,31 +58,28 @@ def main() -> None:
     tx = gt.make_optimizer(
         {"optimizer": "adam", "learning_rate": 1e-2, "warmup_steps": 2, "grad_clip_norm": 1.0}
     )
-    rows = gt.local_batch_slice(GLOBAL_BATCH, mesh)
-
-    def get_batch(step):
+    def global_batch(step):  # fit keeps this process's rows
         rng = np.random.default_rng(step)
         x = rng.normal(size=(GLOBAL_BATCH, 4)).astype(np.float32)
-        y = np.sin(x.sum(axis=1, keepdims=True))
-        return {"x": x[rows], "y": y[rows]}
+        return {"x": x, "y": np.sin(x.sum(axis=1, keepdims=True))}
 
-    state, metrics = gt.train(
+    state, metrics = gt.fit(
         gt.create_train_state(params, tx),
         gt.make_train_step(loss_fn, tx, ema_decay=0.9),
-        get_batch,
+        GeneratedBatches(global_batch, GLOBAL_BATCH),
         jax.random.key(1),
-        num_steps=NUM_STEPS,
+        num_steps=args.num_steps,
         workdir=args.workdir,
         checkpoint_every=10,
         log_every=5,
         progress=False,
-        mesh=mesh,
     )
     w1 = np.asarray(jax.device_get(state.params["w1"]))
     print(
         json.dumps(
             {
                 "loss": metrics["loss"],
+                "ema_sum": float(sum(np.sum(x) for x in jax.tree.leaves(state.ema_params))),
                 "step": int(jax.device_get(state.step)),
                 "w1_sum": float(w1.sum()),
                 "devices": jax.device_count(),

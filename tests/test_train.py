@@ -15,6 +15,7 @@ import optax
 import pytest
 
 from gendiff import train as gt
+from gendiff.data import GeneratedBatches
 
 # ---------------------------------------------------------------------------
 # A small linear-regression problem with a random input perturbation, so the
@@ -46,10 +47,10 @@ ADAM = {"optimizer": "adam", "learning_rate": 0.05, "warmup_steps": 3, "grad_cli
 def run(workdir, num_steps, loss_fn=regression_loss, get_batch=regression_batch, **kwargs):
     tx = gt.make_optimizer(ADAM)
     options = dict(checkpoint_every=5, log_every=100, progress=False) | kwargs
-    return gt.train(
+    return gt.fit(
         fresh_state(tx),
         gt.make_train_step(loss_fn, tx, ema_decay=0.9),
-        get_batch,
+        GeneratedBatches(get_batch, BATCH),
         jax.random.key(42),
         num_steps=num_steps,
         workdir=str(workdir),
@@ -154,10 +155,7 @@ def test_adamw_applies_decoupled_weight_decay():
     [
         ({"optimizer": "sgd", "learning_rate": 0.1}, r"'adam', 'adamw'"),
         ({"learning_rate": 0.1, "schedule": "linear"}, r"'constant', 'cosine'"),
-        (
-            {"learning_rate": 0.1, "schedule": "cosine", "num_steps": 5, "warmup_steps": 5},
-            "num_steps",
-        ),
+        ({"learning_rate": 0.1, "schedule": "cosine", "warmup_steps": 5}, "num_steps"),
         ({"optimizer": "adam", "learning_rate": 0.1, "weight_decay": 0.1}, "adamw"),
         ({"optimizer": "adam"}, "learning_rate"),
     ],
@@ -387,3 +385,177 @@ def test_progress_bar_and_metrics_file(tmp_path, capsys):
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == [2, 4]
     assert metrics["step"] == 4 and metrics["finite"] is True
+
+
+def test_cosine_warmup_longer_than_run_is_shortened_with_a_warning():
+    config = {"learning_rate": 1.0, "schedule": "cosine", "num_steps": 20, "warmup_steps": 100}
+    with pytest.warns(UserWarning, match=r"shortened to 2 steps.*optim.warmup_steps"):
+        schedule = gt.make_schedule(config)
+    # warm-up of 2 steps, then a cosine decay over the remaining 18
+    np.testing.assert_allclose(
+        [schedule(t) for t in (1, 2, 11, 20)], [0.5, 1.0, 0.5, 0.0], atol=1e-6
+    )
+
+
+# ---------------------------------------------------------------------------
+# Several players (GAN-style): one compiled step, players in order, n_critic updates
+
+
+def test_players_step_matches_sequential_updates():
+    """A critic with 3 updates per step (own batch chunk each) then a generator, against the
+    same updates written out by hand."""
+    tx_c, tx_g = optax.sgd(0.1), optax.adam(0.05)
+
+    def critic_loss(p, batch, key):
+        fake = p["g"]["mu"] + 0.1 * jax.random.normal(key, batch["x"].shape)
+        score = lambda x: jnp.tanh(x @ p["c"]["w"])
+        return jnp.mean(score(fake)) - jnp.mean(score(batch["x"])), {"gap": jnp.mean(fake)}
+
+    def generator_loss(p, batch, key):
+        fake = p["g"]["mu"] + 0.1 * jax.random.normal(key, batch["x"].shape)
+        return -jnp.mean(jnp.tanh(fake @ p["c"]["w"])), {}
+
+    clip = lambda c: jax.tree.map(lambda w: jnp.clip(w, -0.5, 0.5), c)
+    players = [
+        gt.Player("c", critic_loss, tx_c, steps=3, split_batch=True, post_update=clip),
+        gt.Player("g", generator_loss, tx_g),
+    ]
+    params = {"c": {"w": jnp.array([0.3, -0.2])}, "g": {"mu": jnp.array([1.0, 2.0])}}
+    state = gt.create_players_state(params, {"c": tx_c, "g": tx_g})
+    batch = {"x": jnp.asarray(np.random.default_rng(0).normal(size=(6, 2)), jnp.float32)}
+    key = jax.random.key(3)
+    step = jax.jit(gt.make_players_step(players, ema_decay=0.5))
+    new, metrics = step(state, batch, key)
+
+    p, opt_c, opt_g = params, tx_c.init(params["c"]), tx_g.init(params["g"])
+    for j in range(3):
+        k = jax.random.fold_in(jax.random.fold_in(key, 0), j)
+        chunk = {"x": batch["x"][2 * j : 2 * j + 2]}
+        g = jax.grad(lambda c: critic_loss({**p, "c": c}, chunk, k)[0])(p["c"])
+        u, opt_c = tx_c.update(g, opt_c, p["c"])
+        p = {**p, "c": clip(optax.apply_updates(p["c"], u))}
+    k = jax.random.fold_in(jax.random.fold_in(key, 1), 0)
+    g = jax.grad(lambda gp: generator_loss({**p, "g": gp}, batch, k)[0])(p["g"])
+    u, opt_g = tx_g.update(g, opt_g, p["g"])
+    p = {**p, "g": optax.apply_updates(p["g"], u)}
+
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6), new.params, p)
+    assert int(new.step) == 1 and bool(metrics["finite"])
+    assert {"c/loss", "c/grad_norm", "c/gap", "g/loss", "g/grad_norm"} <= set(metrics)
+    ema = jax.tree.map(lambda a, b: 0.5 * a + 0.5 * b, params, p)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6), new.ema_params, ema)
+
+
+def test_players_step_trains_through_fit(tmp_path):
+    """fit serves the multi-player state: checkpoints, resume and metrics as for one player."""
+    tx = optax.sgd(0.05)
+
+    def c_loss(p, b, k):  # the critic fits the data mean
+        return jnp.mean((p["c"] - b["x"]) ** 2), {}
+
+    def g_loss(p, b, k):  # the generator follows the critic
+        return jnp.sum((p["g"] - jax.lax.stop_gradient(p["c"])) ** 2), {}
+
+    players = [gt.Player("c", c_loss, tx, steps=2), gt.Player("g", g_loss, tx)]
+    source = GeneratedBatches(lambda s: {"x": np.full((4, 1), 3.0, np.float32)}, 4)
+
+    def go(num_steps):
+        state = gt.create_players_state({"c": jnp.zeros(1), "g": jnp.zeros(1)}, {"c": tx, "g": tx})
+        return gt.fit(
+            state,
+            gt.make_players_step(players, 0.9),
+            source,
+            jax.random.key(0),
+            num_steps=num_steps,
+            workdir=tmp_path,
+            checkpoint_every=10,
+            progress=False,
+        )
+
+    state, last = go(10)
+    state, last = go(200)  # resumes at 10
+    np.testing.assert_allclose(state.params["c"], 3.0, atol=1e-3)
+    np.testing.assert_allclose(state.params["g"], 3.0, atol=1e-3)
+    assert last["step"] == 200 and "c/loss" in last and "g/grad_norm" in last
+
+
+def test_players_bad_input():
+    tx = optax.sgd(0.1)
+    loss = lambda p, b, k: (jnp.sum(p["a"]), {})
+    with pytest.raises(ValueError, match="unique"):
+        gt.make_players_step([gt.Player("a", loss, tx), gt.Player("a", loss, tx)], 0.9)
+    with pytest.raises(ValueError, match="steps must be >= 1"):
+        gt.make_players_step([gt.Player("a", loss, tx, steps=0)], 0.9)
+    with pytest.raises(ValueError, match="same players"):
+        gt.create_players_state({"a": jnp.zeros(1)}, {"b": tx})
+
+
+# ---------------------------------------------------------------------------
+# Robustness: damaged checkpoints, one run per workdir, global batches
+
+
+def _corrupt_step(checkpoint_dir, step):
+    """Truncates every data file of a checkpoint step to half its size."""
+    for root, _, files in os.walk(os.path.join(checkpoint_dir, str(step))):
+        for name in files:
+            path = os.path.join(root, name)
+            size = os.path.getsize(path)
+            with open(path, "r+b") as f:
+                f.truncate(size // 2)
+
+
+def test_corrupt_newest_checkpoint_falls_back_to_previous(tmp_path):
+    straight, straight_metrics = run(tmp_path / "straight", 25)
+    run(tmp_path / "damaged", 20)  # checkpoints 10, 15, 20 kept
+    _corrupt_step(tmp_path / "damaged" / "checkpoints", 20)
+    steps_seen = []
+
+    def recording_batch(step):
+        steps_seen.append(step)
+        return regression_batch(step)
+
+    with pytest.warns(RuntimeWarning, match=r"step 20 .* unreadable"):
+        resumed, resumed_metrics = run(tmp_path / "damaged", 25, get_batch=recording_batch)
+    assert steps_seen == list(range(15, 25))  # fell back to step 15
+    assert_trees_equal(resumed, straight)
+    assert resumed_metrics["loss"] == straight_metrics["loss"]
+    names = sorted(os.listdir(tmp_path / "damaged" / "checkpoints"))
+    assert "20.corrupt" in names and "25" in names
+
+
+def test_every_checkpoint_damaged_starts_afresh(tmp_path):
+    run(tmp_path, 10)
+    for step in (5, 10):
+        _corrupt_step(tmp_path / "checkpoints", step)
+    with pytest.warns(RuntimeWarning, match="unreadable"):
+        state, _ = run(tmp_path, 10)
+    assert int(state.step) == 10
+
+
+def test_second_run_on_same_workdir_is_refused(tmp_path):
+    with gt.WorkdirLock(tmp_path):
+        with pytest.raises(gt.WorkdirInUse, match=r"in use by another run \(pid \d+"):
+            run(tmp_path, 5)
+    state, _ = run(tmp_path, 5)  # free again once the first run ends
+    assert int(state.step) == 5
+
+
+def test_fit_rejects_a_per_process_batch_function(tmp_path):
+    tx = gt.make_optimizer(ADAM)
+    with pytest.raises(TypeError, match="global batch definition"):
+        gt.fit(
+            fresh_state(tx),
+            gt.make_train_step(regression_loss, tx, 0.9),
+            regression_batch,
+            jax.random.key(0),
+            num_steps=2,
+            workdir=tmp_path,
+        )
+
+
+def test_log_lines_instead_of_a_bar_off_a_terminal(tmp_path, capsys):
+    run(tmp_path, 40, progress=True, log_every=10, checkpoint_every=20)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("train step")]
+    assert [line.split()[2] for line in lines] == ["10/40", "20/40", "30/40", "40/40"]
+    assert "\r" not in err and "loss" in lines[-1]

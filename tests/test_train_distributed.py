@@ -24,7 +24,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(workdir: Path, devices: int, *extra: str) -> subprocess.Popen:
+def _start(workdir: Path, devices: int, *extra: str, umask: int = 0o022) -> subprocess.Popen:
+    """Runs the script; files it creates get mode 0o666 & ~umask, which tells writers apart."""
     env = dict(os.environ)
     env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
     env["JAX_PLATFORMS"] = "cpu"
@@ -34,6 +35,7 @@ def _start(workdir: Path, devices: int, *extra: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=lambda: os.umask(umask),
     )
 
 
@@ -54,11 +56,12 @@ def results(tmp_path_factory) -> dict[str, list[dict]]:
                 "2",
                 "--process-id",
                 str(i),
+                umask=0o022 if i == 0 else 0o077,  # process 1's files would be 0o600
             )
             for i in range(2)
         ],
     }
-    out: dict[str, list[dict]] = {}
+    out: dict = {"workdirs": {"two_processes": str(root / "multi")}}
     try:
         for name, group in procs.items():
             out[name] = []
@@ -90,3 +93,32 @@ def test_two_processes_match_single_process(results):
         assert result["loss"] == pytest.approx(one["loss"], rel=1e-5)
         assert result["w1_sum"] == pytest.approx(one["w1_sum"], rel=1e-5)
     assert pair[0] == pair[1]
+
+
+def test_only_process_zero_writes_files(results, tmp_path_factory):
+    root = Path(results["workdirs"]["two_processes"])
+    records = [json.loads(line) for line in (root / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [5, 10, 15, 20]  # written once, not once per process
+    # Outside the checkpoints (which orbax writes collectively), no file has process 1's mode.
+    for path in root.rglob("*"):
+        if path.is_file() and "checkpoints" not in path.relative_to(root).parts:
+            assert path.stat().st_mode & 0o777 == 0o644, path
+
+
+def _run(workdir: Path, devices: int, num_steps: int) -> dict:
+    proc = _start(workdir, devices, "--num-steps", str(num_steps))
+    stdout, stderr = proc.communicate(timeout=TIMEOUT_S)
+    assert proc.returncode == 0, stderr[-3000:]
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("first, second", [(4, 1), (1, 4)])
+def test_resume_on_another_device_count(tmp_path, results, first, second):
+    """Checkpointed at step 10 on `first` devices, finished on `second`: the same run."""
+    (straight,) = results["one_device"]
+    half = _run(tmp_path, first, 10)
+    assert (half["step"], half["devices"]) == (10, first)
+    resumed = _run(tmp_path, second, 20)
+    assert (resumed["step"], resumed["devices"]) == (20, second)
+    for field in ("loss", "w1_sum", "ema_sum"):
+        assert resumed[field] == pytest.approx(straight[field], rel=1e-6), field

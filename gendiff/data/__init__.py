@@ -24,12 +24,24 @@ from gendiff.data.batching import EpochBatcher, get_batch
 from gendiff.data.dataset import ArrayDataset, validate_images
 from gendiff.data.digits import load_digits
 from gendiff.data.mnist_idx import load_mnist_idx
+from gendiff.data.sources import (
+    ArrayBatches,
+    BatchSource,
+    GeneratedBatches,
+    GrainBatches,
+    IndexedBatches,
+)
 from gendiff.data.tfds_source import NAMES as TFDS_NAMES
 from gendiff.data.tfds_source import load_tfds
 
 __all__ = [
+    "ArrayBatches",
     "ArrayDataset",
+    "BatchSource",
     "EpochBatcher",
+    "GeneratedBatches",
+    "GrainBatches",
+    "IndexedBatches",
     "NAMES",
     "get_batch",
     "load",

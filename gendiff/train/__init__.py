@@ -1,8 +1,10 @@
-"""Training harness: state, EMA, optimizer, train step, sharding, checkpoints, loop."""
+"""Training: the one entry point ``fit``, train state (one or several optimisers), train steps,
+EMA, optimizer, sharding and multi-host set-up, checkpoints, the workdir lock, metrics logs."""
 
 from gendiff.train.checkpoint import Checkpointer, non_finite_paths
 from gendiff.train.ema import EmaState, EmaTransform, ema, ema_init
-from gendiff.train.loop import train
+from gendiff.train.fit import fit, initialize_distributed, is_main_process, train
+from gendiff.train.lock import WorkdirInUse, WorkdirLock
 from gendiff.train.metrics_log import append_metrics, read_metrics
 from gendiff.train.optim import make_optimizer, make_schedule
 from gendiff.train.sharding import (
@@ -16,22 +18,30 @@ from gendiff.train.sharding import (
     shard_batch,
 )
 from gendiff.train.state import TrainState, create_train_state
-from gendiff.train.step import make_train_step
+from gendiff.train.step import Player, create_players_state, make_players_step, make_train_step
 
 __all__ = [
     "Checkpointer",
     "EmaState",
     "EmaTransform",
+    "Player",
     "TrainState",
+    "WorkdirInUse",
+    "WorkdirLock",
     "append_metrics",
     "batch_sharding",
+    "create_players_state",
     "create_train_state",
     "ema",
     "ema_init",
+    "fit",
+    "initialize_distributed",
+    "is_main_process",
     "jit_train_step",
     "local_batch_slice",
     "make_mesh",
     "make_optimizer",
+    "make_players_step",
     "make_schedule",
     "make_train_step",
     "maybe_initialize_distributed",

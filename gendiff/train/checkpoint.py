@@ -7,6 +7,8 @@ start).
 """
 
 import os
+import shutil
+import warnings
 from typing import Any
 
 import jax
@@ -109,20 +111,49 @@ class Checkpointer:
         return True
 
     def restore(self, target_state: PyTree) -> PyTree | None:
-        """Restores the newest checkpoint with the structure, dtypes and shardings of the target.
+        """Restores the newest readable checkpoint onto the target's structure and shardings.
+
+        The restore passes the target's shapes, dtypes and shardings explicitly, so a
+        checkpoint written on one mesh (say 4 devices) restores onto another (1 device).
+        A checkpoint that cannot be read (truncated or corrupt files, a mismatched tree) is
+        reported with a warning naming its step, moved aside to ``<step>.corrupt`` (so that
+        a later save of that step does not collide with it), and the next older one is
+        tried.
 
         Args:
             target_state: a state shaped like the saved one (e.g. a freshly created
                 ``TrainState`` placed on the mesh); only its abstract shape is used.
 
         Returns:
-            The restored state, or None if the directory holds no checkpoint.
+            The restored state, or None if the directory holds no readable checkpoint.
         """
-        step = self.latest_step()
-        if step is None:
-            return None
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target_state)
-        return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+        for step in sorted(self._manager.all_steps(), reverse=True):
+            try:
+                return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+            except Exception as error:  # orbax raises many types for damaged files
+                reason = f"{type(error).__name__}: {str(error).strip().splitlines()[0][:300]}"
+                self._quarantine(step, reason)
+        return None
+
+    def _quarantine(self, step: int, reason: str) -> None:
+        path = os.path.join(self.directory, str(step))
+        aside = f"{path}.corrupt"
+        warnings.warn(
+            f"Checkpoint step {step} in {self.directory} is unreadable ({reason}). "
+            f"Moving it to {aside} and falling back to the previous checkpoint.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        if jax.process_index() == 0 and os.path.isdir(path):
+            if os.path.exists(aside):
+                shutil.rmtree(aside)
+            os.replace(path, aside)
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            multihost_utils.sync_global_devices(f"gendiff_quarantine_{step}")
+        self._manager.reload()
 
     def wait(self) -> None:
         """Blocks until pending asynchronous saves are on disk."""

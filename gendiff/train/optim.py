@@ -12,6 +12,7 @@ Config fields (``ml_collections.ConfigDict``, a dict, or any object with attribu
     b1, b2, eps     Adam moments and epsilon             (defaults 0.9, 0.999, 1e-8)
 """
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,7 +45,10 @@ def make_schedule(config: Any) -> optax.Schedule:
         An ``optax.Schedule`` mapping step counts to learning rates.
 
     Raises:
-        ValueError: for an unknown schedule or inconsistent step counts.
+        ValueError: for an unknown schedule, or a cosine schedule without ``num_steps``.
+
+    A warm-up that does not fit in a cosine run is shortened to a tenth of the run, with a
+    warning naming the flag to change.
 
     Example:
         >>> sched = make_schedule({"learning_rate": 1e-3, "warmup_steps": 10})
@@ -69,11 +73,19 @@ def make_schedule(config: Any) -> optax.Schedule:
         return lambda t: lr * warm(t)
 
     num_steps = int(_field(config, "num_steps", 0) or 0)
-    if num_steps <= warmup:
+    if num_steps < 1:
         raise ValueError(
-            f"The cosine schedule needs num_steps > warmup_steps, got num_steps={num_steps}, "
-            f"warmup_steps={warmup}."
+            f"The cosine schedule needs the run length: set optim.num_steps > 0, got {num_steps}."
         )
+    if num_steps <= warmup:
+        shorter = num_steps // 10
+        warnings.warn(
+            f"warmup_steps={warmup} does not fit in num_steps={num_steps}: the warm-up is "
+            f"shortened to {shorter} steps (a tenth of the run). Set optim.warmup_steps "
+            "(e.g. --config.optim.warmup_steps=N) to choose it yourself.",
+            stacklevel=2,
+        )
+        warmup = shorter
 
     def cosine(t):
         u = jnp.clip((t - warmup) / (num_steps - warmup), 0.0, 1.0)
