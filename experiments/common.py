@@ -1,11 +1,16 @@
-"""What every experiment shares: the CLI, data, models, sampling in batches and evaluation.
+"""What every experiment shares: the CLI, set-up, data, models, training, sampling in batches
+and evaluation.
 
-An experiment module defines ``train_and_evaluate(config, workdir) -> dict`` and ends with
+An experiment module defines ``train_and_evaluate(config, workdir) -> dict``, decorated with
+:func:`experiment` (multi-host set-up and config checks, once for all experiments), trains
+every network through :func:`fit_network` (which calls ``gendiff.train.fit`` with a global
+batch definition) and ends with
 ``if __name__ == "__main__": common.run_cli(train_and_evaluate, configs.get_config, "runs/NAME")``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -18,16 +23,15 @@ import ml_collections
 import numpy as np
 
 from gendiff import data, metrics, nets
-from gendiff.data import EpochBatcher
+from gendiff.data import ArrayBatches, BatchSource
 from gendiff.train import (
     TrainState,
     create_train_state,
-    local_batch_slice,
-    make_mesh,
+    fit,
+    initialize_distributed,
+    is_main_process,
     make_optimizer,
     make_train_step,
-    maybe_initialize_distributed,
-    train,
 )
 
 # ----------------------------------------------------------------------------- CLI
@@ -75,7 +79,7 @@ def run_cli(
     def main(_):
         logging.set_verbosity(logging.WARNING)
         result = train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
-        if jax.process_index() == 0:
+        if is_main_process():
             print(json.dumps(result, indent=2))
 
     app.run(main, argv=argv)
@@ -84,16 +88,27 @@ def run_cli(
 # ----------------------------------------------------------------------------- set-up
 
 
-def initialize_distributed(config: ml_collections.ConfigDict) -> None:
-    """Calls jax.distributed.initialize when ``config.distributed.initialize`` is set."""
-    d = config.distributed
-    if d.initialize:
-        maybe_initialize_distributed(
-            coordinator_address=d.coordinator_address or None,
-            num_processes=d.num_processes or None,
-            process_id=d.process_id if d.process_id >= 0 else None,
-            auto_detect=not d.coordinator_address,
-        )
+def experiment(train_and_evaluate: Callable[[ml_collections.ConfigDict, str], dict]):
+    """Decorates an experiment's ``train_and_evaluate(config, workdir)``: the set-up they share.
+
+    Before the experiment runs, the processes of a multi-host run are connected as
+    ``config.distributed`` says (before any JAX computation, as ``jax.distributed`` requires;
+    see :func:`gendiff.train.initialize_distributed`), and the run-length fields are checked
+    (:func:`check_config`).
+
+    Example:
+        >>> @experiment
+        ... def train_and_evaluate(config, workdir):
+        ...     return {"num_steps": config.num_steps}
+    """
+
+    @functools.wraps(train_and_evaluate)
+    def wrapped(config: ml_collections.ConfigDict, workdir: str) -> dict:
+        initialize_distributed(**config.distributed)
+        check_config(config)
+        return train_and_evaluate(config, workdir)
+
+    return wrapped
 
 
 def load_splits(config: ml_collections.ConfigDict) -> tuple[data.ArrayDataset, data.ArrayDataset]:
@@ -136,6 +151,52 @@ def check_config(config: ml_collections.ConfigDict) -> None:
             raise ValueError(f"config.{field} must be a positive integer, got {config[field]}.")
 
 
+def fit_network(
+    run: ml_collections.ConfigDict,
+    workdir: str,
+    params,
+    loss_fn: Callable,
+    batches: BatchSource,
+    key: jax.Array,
+) -> tuple[TrainState, dict]:
+    """Trains ``params`` with ``gendiff.train.fit``: the one way the experiments train a network.
+
+    Args:
+        run: the run's fields: num_steps, checkpoint_every, log_every, progress and optim (the
+            optimizer config of ``gendiff.train.make_optimizer``, with ema_decay).
+        workdir: where the checkpoints and metrics.jsonl go.
+        params: initial parameters.
+        loss_fn: ``loss_fn(params, batch, key) -> (loss, metrics)``.
+        batches: the GLOBAL batch definition (``ArrayBatches``, ``GeneratedBatches``, ...);
+            fit keeps this process's rows.
+        key: base PRNG key of the training steps (step s uses ``fold_in(key, s)``).
+
+    Returns:
+        (final TrainState, last logged metrics).
+
+    Example:
+        >>> run = ml_collections.ConfigDict(dict(
+        ...     num_steps=20, checkpoint_every=20, log_every=10, progress=False,
+        ...     optim=dict(optimizer="adam", learning_rate=0.1, ema_decay=0.9)))
+        >>> batches = ArrayBatches({"x": np.ones((64, 2), np.float32)}, batch_size=16)
+        >>> loss_fn = lambda p, b, k: (jnp.mean((b["x"] @ p["w"]) ** 2), {})
+        >>> state, last = fit_network(run, tempfile.mkdtemp(), {"w": jnp.ones((2,))}, loss_fn,
+        ...                           batches, jax.random.key(0))
+    """
+    tx = make_optimizer(run.optim)
+    return fit(
+        create_train_state(params, tx),
+        make_train_step(loss_fn, tx, run.optim.ema_decay),
+        batches,
+        key,
+        num_steps=run.num_steps,
+        workdir=workdir,
+        checkpoint_every=run.checkpoint_every,
+        log_every=run.log_every,
+        progress=run.progress,
+    )
+
+
 def train_network(
     config: ml_collections.ConfigDict,
     workdir: str,
@@ -147,7 +208,7 @@ def train_network(
     with_labels: bool = False,
     init_params=None,
 ) -> tuple[TrainState, dict]:
-    """Trains ``net`` on ``train_ds`` with the harness (resume, checkpoints, NaN guard, logging).
+    """Trains a denoising-style ``net`` on epoch-shuffled batches of ``train_ds`` (:func:`fit_network`).
 
     Args:
         config: experiment config (seed, num_steps, batch_size, checkpoint_every, log_every,
@@ -169,10 +230,9 @@ def train_network(
     params = init_params
     if params is None:
         params = net.init(init_key, jnp.zeros((1, *train_ds.example_shape)), jnp.zeros((1,)))
-    tx = make_optimizer(config.optim)
-
-    if with_labels and train_ds.labels is None:
-        raise ValueError(f"with_labels=True, but dataset {train_ds.name!r} has no labels.")
+    batches = ArrayBatches.from_dataset(
+        train_ds, config.batch_size, config.seed, labels=with_labels
+    )
 
     def loss_fn(params, batch, key):
         key_loss, key_dropout = jax.random.split(key)
@@ -182,28 +242,7 @@ def train_network(
         labels = (batch["label"],) if with_labels else ()
         return loss_of_model(key_loss, model_fn, batch["image"], *labels)
 
-    def get_batch(step):
-        rows_of_step = batcher.indices(step)[rows]
-        batch = {"image": train_ds.images[rows_of_step]}
-        if with_labels:
-            batch["label"] = train_ds.labels[rows_of_step]
-        return batch
-
-    mesh = make_mesh()
-    batcher = EpochBatcher(len(train_ds), config.batch_size, config.seed)
-    rows = local_batch_slice(config.batch_size, mesh)
-    return train(
-        create_train_state(params, tx),
-        make_train_step(loss_fn, tx, config.optim.ema_decay),
-        get_batch,
-        train_key,
-        num_steps=config.num_steps,
-        workdir=workdir,
-        checkpoint_every=config.checkpoint_every,
-        log_every=config.log_every,
-        progress=config.progress,
-        mesh=mesh,
-    )
+    return fit_network(config, workdir, params, loss_fn, batches, train_key)
 
 
 def num_params(params) -> int:

@@ -23,6 +23,7 @@ from gendiff import ddpm
 from gendiff.paths import DiscreteVPPath
 
 
+@common.experiment
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains a DDPM as configured, then writes samples.png and metrics.json in ``workdir``.
 
@@ -39,8 +40,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         >>> metrics = train_and_evaluate(config, "/tmp/ddpm")
     """
     start = time.time()
-    common.initialize_distributed(config)
-    common.check_config(config)
     train_ds, test_ds = common.load_splits(config)
     d = config.diffusion
     path = DiscreteVPPath.from_schedule(d.schedule, d.num_diffusion_steps)

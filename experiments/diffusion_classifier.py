@@ -25,6 +25,7 @@ import numpy as np
 from experiments import common, guided_digits
 from experiments.configs import diffusion_classifier as configs
 from gendiff import guidance
+from gendiff.train import is_main_process
 
 
 def _check_classify_config(c: ml_collections.ConfigDict) -> None:
@@ -38,6 +39,7 @@ def _check_classify_config(c: ml_collections.ConfigDict) -> None:
         )
 
 
+@common.experiment
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Gets the conditional denoiser, classifies test digits with it, writes metrics.json.
 
@@ -54,7 +56,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         >>> metrics = train_and_evaluate(config, "/tmp/diffusion_classifier")
     """
     start = time.time()
-    common.check_config(config)
     c = config.classify
     _check_classify_config(c)
     denoiser_dir = config.denoiser_workdir or workdir
@@ -104,7 +105,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         classify_s=time.time() - classify_start,
         wall_s=time.time() - start,
     )
-    if jax.process_index() == 0:
+    if is_main_process():
         os.makedirs(workdir, exist_ok=True)
         common.write_json(os.path.join(workdir, "metrics.json"), result)
     return result

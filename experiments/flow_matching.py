@@ -36,6 +36,7 @@ from gendiff import data, metrics
 from gendiff import flow_matching as fm
 from gendiff.paths import RectifiedFlowPath, VPPath
 from gendiff.sde.ode import solve_ode
+from gendiff.train import is_main_process
 
 PATHS = ("ot", "vp")
 # Network evaluations per step of the fixed-step solvers.
@@ -80,6 +81,7 @@ def parse_sampler(spec: str) -> tuple[str, int]:
     return samplers[0]
 
 
+@common.experiment
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains a flow as configured (and its reflow), then writes samples.png and metrics.json.
 
@@ -96,8 +98,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         >>> metrics = train_and_evaluate(config, "/tmp/flow_matching")
     """
     start = time.time()
-    common.initialize_distributed(config)
-    common.check_config(config)
     path = make_path(config)
     samplers = parse_samplers(config.eval.samplers)
     headline = parse_sampler(config.eval.sampler)
@@ -120,7 +120,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             flow, state.ema_params, pair_key, reflow_keys, reflow_samplers, pair_sampler
         )
         figures.update(reflow_figures)
-        if train_ds.example_shape == (2,) and jax.process_index() == 0:
+        if train_ds.example_shape == (2,) and is_main_process():
             _plot_reflow(
                 os.path.join(workdir, "reflow.png"), flow, state.ema_params, reflow_params, figures
             )

@@ -30,6 +30,7 @@ from experiments import common
 from experiments.configs import guided_digits as configs
 from gendiff import data, ddpm, guidance, metrics, nets
 from gendiff.paths import DiscreteVPPath
+from gendiff.train import is_main_process
 
 BASELINES = ("_floor", "_noise", "_test_accuracy")  # the sample_quality figures kept as they are
 
@@ -121,6 +122,7 @@ def _check_scales(config) -> None:
         guidance.classifier_guidance(None, None, None, s)
 
 
+@common.experiment
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains the guided denoiser and the noisy classifier, samples at every scale, evaluates.
 
@@ -139,7 +141,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         >>> metrics = train_and_evaluate(config, "/tmp/guided_digits")
     """
     start = time.time()
-    common.check_config(config)
     _check_scales(config)
     if config.eval.sample_batch < 1 or config.eval.samples_per_class < 1:
         raise ValueError("config.eval.sample_batch and samples_per_class must be positive.")
@@ -211,10 +212,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             )
             result.update({k: v for k, v in quality.items() if k.endswith(BASELINES)})
         result[f"{name}_fd_digits"] = metrics.fd_digits(extractor, samples, test_ds.images)
-        if jax.process_index() == 0:
+        if is_main_process():
             _save_grid(os.path.join(workdir, f"samples_{name}.png"), samples, num_classes, name)
     result["wall_s"] = time.time() - start
-    if jax.process_index() == 0:
+    if is_main_process():
         common.write_json(os.path.join(workdir, "metrics.json"), result)
     return result
 

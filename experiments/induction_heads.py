@@ -22,7 +22,7 @@ import ml_collections
 
 from experiments import common, sequence_tasks
 from experiments.configs import induction_heads as configs
-from gendiff.data import tasks
+from gendiff.data import GeneratedBatches, tasks
 
 MODELS = sequence_tasks.TOKEN_MODELS
 
@@ -75,12 +75,14 @@ def train_model(name: str, config: ml_collections.ConfigDict, workdir: str, key:
     batch_of_step = tasks.step_batches(
         tasks.induction_heads, data_key, config.batch_size, **sizes
     )
+    batches = GeneratedBatches(batch_of_step, config.batch_size)
     state, last = sequence_tasks.train_cross_entropy(
-        params, _answer_logits(model), batch_of_step, config, os.path.join(workdir, name), train_key
+        params, _answer_logits(model), batches, config, os.path.join(workdir, name), train_key
     )
     return model, state, last
 
 
+@common.experiment
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains each model of ``config.models`` on induction heads, then writes metrics.json.
 
@@ -90,11 +92,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
     Example:
         >>> from experiments.configs import induction_heads as configs
-from gendiff.data import tasks
         >>> config = configs.get_config("cpu"); config.num_steps = 200
         >>> metrics = train_and_evaluate(config, "/tmp/induction_heads")
     """
-    common.check_config(config)
     names = sequence_tasks.model_names(config.models, MODELS)
     lengths = _eval_lengths(config)
     model_key, eval_key = jax.random.split(jax.random.key(config.seed))

@@ -30,7 +30,7 @@ from experiments import common
 from experiments.configs import knowledge_distillation as configs
 from gendiff import data, nets
 from gendiff.distill import distillation_loss
-from gendiff.train import create_train_state, make_optimizer, make_train_step, train
+from gendiff.train import is_main_process
 
 
 def _classifier(c: ml_collections.ConfigDict, num_classes: int) -> nets.ImageClassifier:
@@ -46,32 +46,21 @@ def _train_classifier(
     config: ml_collections.ConfigDict,
     workdir: str,
     model: nets.ImageClassifier,
-    batches: dict[str, np.ndarray],
+    arrays: dict[str, np.ndarray],
     loss_of_logits: Callable,
     init_key: jax.Array,
     train_key: jax.Array,
 ):
-    """Trains ``model`` on rows of ``batches`` with ``loss_of_logits(logits, batch)``."""
-    num_examples = len(batches["image"])
-    params = model.init(init_key, jnp.zeros((1, *batches["image"].shape[1:])))
-    tx = make_optimizer(config.optim)
+    """Trains ``model`` on epoch-shuffled rows of ``arrays`` with ``loss_of_logits(logits,
+    batch)``; returns its EMA parameters."""
+    params = model.init(init_key, jnp.zeros((1, *arrays["image"].shape[1:])))
 
     def loss_fn(params, batch, key):
         logits = model.apply(params, batch["image"], train=True, rngs={"dropout": key})
         return loss_of_logits(logits, batch)
 
-    batcher = data.EpochBatcher(num_examples, config.batch_size, config.seed)
-    state, _ = train(
-        create_train_state(params, tx),
-        make_train_step(loss_fn, tx, config.optim.ema_decay),
-        lambda step: {k: v[batcher.indices(step)] for k, v in batches.items()},
-        train_key,
-        num_steps=config.num_steps,
-        workdir=workdir,
-        checkpoint_every=config.checkpoint_every,
-        log_every=config.log_every,
-        progress=config.progress,
-    )
+    batches = data.ArrayBatches(arrays, config.batch_size, config.seed)
+    state, _ = common.fit_network(config, workdir, params, loss_fn, batches, train_key)
     return state.ema_params
 
 
@@ -85,6 +74,7 @@ def _test_scores(model, params, test_ds) -> dict[str, float]:
     }
 
 
+@common.experiment
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains the teacher and both arms of students, and writes metrics.json in ``workdir``.
 
@@ -102,7 +92,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         >>> metrics = train_and_evaluate(configs.get_config("cpu"), "/tmp/kd")
     """
     start = time.time()
-    common.check_config(config)
     if config.num_student_seeds < 1:
         raise ValueError(
             f"config.num_student_seeds must be a positive integer, got {config.num_student_seeds}."
@@ -126,7 +115,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     teacher = _classifier(config.teacher, train_ds.num_classes)
     student = _classifier(config.student, train_ds.num_classes)
     key = jax.random.key(config.seed)
-    batches = {"image": train_ds.images, "label": train_ds.labels}
+    arrays = {"image": train_ds.images, "label": train_ds.labels}
 
     cross_entropy = lambda logits, batch: distillation_loss(
         logits, logits, batch["label"], temperature=1.0, alpha=0.0
@@ -135,7 +124,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         config,
         os.path.join(workdir, "teacher"),
         teacher,
-        batches,
+        arrays,
         cross_entropy,
         jax.random.fold_in(key, 0),
         jax.random.fold_in(key, 1),
@@ -143,9 +132,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     result = {f"teacher_{k}": v for k, v in _test_scores(teacher, teacher_params, test_ds).items()}
     result["teacher_num_params"] = common.num_params(teacher_params)
     # The teacher's logits on the training set, computed once (dropout off).
-    batches["teacher_logits"] = np.asarray(jax.jit(teacher.apply)(teacher_params, train_ds.images))
+    arrays["teacher_logits"] = np.asarray(jax.jit(teacher.apply)(teacher_params, train_ds.images))
     subset = slice(0, config.student_train_examples or None)
-    batches = {k: v[subset] for k, v in batches.items()}
+    arrays = {k: v[subset] for k, v in arrays.items()}
 
     arms = {
         "student_kd": lambda logits, batch: distillation_loss(
@@ -164,7 +153,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 config,
                 os.path.join(workdir, f"{arm}_{seed}"),
                 student,
-                batches,
+                arrays,
                 loss,
                 jax.random.fold_in(key, 100 + seed),
                 jax.random.fold_in(key, 200 + seed),
@@ -176,7 +165,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             result[f"{arm}_{name}_std"] = float(values.std())
     result["student_num_params"] = common.num_params(params)
     result["wall_s"] = time.time() - start
-    if jax.process_index() == 0:
+    if is_main_process():
         common.write_json(os.path.join(workdir, "metrics.json"), result)
     return result
 

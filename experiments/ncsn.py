@@ -22,6 +22,7 @@ from experiments.configs import ncsn as configs
 from gendiff import score
 
 
+@common.experiment
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains an NCSN as configured, then writes samples.png and metrics.json in ``workdir``.
 
@@ -31,8 +32,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         >>> metrics = train_and_evaluate(config, "/tmp/ncsn")
     """
     start = time.time()
-    common.initialize_distributed(config)
-    common.check_config(config)
     n = config.ncsn
     sigmas = score.geometric_sigmas(n.sigma_max, n.sigma_min, n.num_levels)
     train_ds, test_ds = common.load_splits(config)

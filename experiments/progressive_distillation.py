@@ -40,6 +40,7 @@ from experiments.configs import progressive_distillation as configs
 from gendiff import ddim, ddpm
 from gendiff.distill import check_num_student_steps, progressive_distillation_loss
 from gendiff.paths import DiscreteVPPath
+from gendiff.train import is_main_process
 
 PARAMS_FILE = "params.msgpack"
 CONFIG_FILE = "config.json"
@@ -93,6 +94,7 @@ def _save_params(path: str, params) -> None:
     os.replace(tmp, path)
 
 
+@common.experiment
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains the teacher, distils it round by round and scores every model.
 
@@ -112,8 +114,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         >>> metrics = train_and_evaluate(config, "/tmp/progressive_distillation")
     """
     start = time.time()
-    common.initialize_distributed(config)
-    common.check_config(config)
     students = round_steps(config)
     path = _path(config)
     for n in students:
@@ -126,7 +126,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         jax.random.key(config.seed), 5
     )
     os.makedirs(workdir, exist_ok=True)
-    if jax.process_index() == 0:
+    if is_main_process():
         common.write_json(
             os.path.join(workdir, CONFIG_FILE),
             {"config": config.to_dict(), "example_shape": list(shape)},
@@ -147,7 +147,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         samples = common.draw_samples(
             functools.partial(sample, num_steps=num_steps), params, sample_key, config
         )
-        if jax.process_index() == 0:
+        if is_main_process():
             common.save_samples(png, samples, test_ds, title)
         quality = common.sample_quality(eval_key, samples, train_ds, test_ds, workdir, config.seed)
         return samples, quality["fd_digits" if train_ds.name == "digits" else "fd_classifier"]
@@ -193,7 +193,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             init_params=teacher_params,  # the student starts as its teacher
         )
         teacher_params = state.ema_params
-        if jax.process_index() == 0:
+        if is_main_process():
             _save_params(os.path.join(directory, PARAMS_FILE), teacher_params)
         samples, extra[f"fd_digits_student_{n}"] = evaluate(
             teacher_params, n, os.path.join(directory, "samples.png"), f"student, {n} DDIM steps"

@@ -40,6 +40,7 @@ def make_path(config: ml_collections.ConfigDict):
     raise ValueError(f"Unknown SDE path {name!r}; expected one of {PATHS}.")
 
 
+@common.experiment
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains a score model on the configured SDE, then writes samples.png and metrics.json.
 
@@ -49,8 +50,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         >>> metrics = train_and_evaluate(config, "/tmp/score_sde")
     """
     start = time.time()
-    common.initialize_distributed(config)
-    common.check_config(config)
     path = make_path(config)
     s = config.sde
     train_ds, test_ds = common.load_splits(config)

@@ -21,7 +21,7 @@ import ml_collections
 
 from experiments import common, sequence_tasks
 from experiments.configs import selective_copying as configs
-from gendiff.data import tasks
+from gendiff.data import GeneratedBatches, tasks
 
 MODELS = sequence_tasks.TOKEN_MODELS
 
@@ -73,7 +73,7 @@ def train_model(name: str, config: ml_collections.ConfigDict, workdir: str, key:
     state, last = sequence_tasks.train_cross_entropy(
         params,
         _answer_logits(model, sizes["num_data"]),
-        batch_of_step,
+        GeneratedBatches(batch_of_step, config.batch_size),
         config,
         os.path.join(workdir, name),
         train_key,
@@ -81,6 +81,7 @@ def train_model(name: str, config: ml_collections.ConfigDict, workdir: str, key:
     return model, state, last
 
 
+@common.experiment
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains each model of ``config.models`` on selective copying, then writes metrics.json.
 
@@ -89,11 +90,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
     Example:
         >>> from experiments.configs import selective_copying as configs
-from gendiff.data import tasks
         >>> config = configs.get_config("cpu"); config.num_steps = 100
         >>> metrics = train_and_evaluate(config, "/tmp/selective_copying")
     """
-    common.check_config(config)
     names = sequence_tasks.model_names(config.models, MODELS)
     model_key, eval_key = jax.random.split(jax.random.key(config.seed))
 

@@ -19,7 +19,8 @@ import optax
 from experiments import common
 from gendiff.nets.mamba import MambaLM
 from gendiff.nets.s4 import S4Model
-from gendiff.train import TrainState, create_train_state, make_optimizer, make_train_step, train
+from gendiff.data import BatchSource
+from gendiff.train import TrainState, is_main_process
 
 TOKEN_MODELS = ("mamba", "s4")
 
@@ -68,18 +69,18 @@ def last_logits(model, params, tokens: jax.Array, num: int) -> jax.Array:
 def train_cross_entropy(
     params,
     logits_fn: LogitsFn,
-    get_batch: Callable[[int], dict],
+    batches: BatchSource,
     config: ml_collections.ConfigDict,
     workdir: str,
     key: jax.Array,
 ) -> tuple[TrainState, dict]:
     """Minimises the mean cross-entropy of ``logits_fn(params, batch)`` against
-    ``batch["targets"]`` with the gendiff.train harness (resume, checkpoints, logging).
+    ``batch["targets"]`` (:func:`common.fit_network`: resume, checkpoints, logging).
 
     Args:
       params: initial parameters.
       logits_fn: ``logits_fn(params, batch) -> (..., classes)`` logits; deterministic.
-      get_batch: ``get_batch(step) -> batch`` of host arrays, holding integer "targets" (...).
+      batches: the global batch definition; its batches hold integer "targets" (...).
       config: experiment config (num_steps, checkpoint_every, log_every, progress, optim).
       workdir: where the checkpoints and metrics.jsonl go.
       key: base PRNG key of the training steps (unused by deterministic models).
@@ -87,7 +88,6 @@ def train_cross_entropy(
     Returns:
       (final TrainState, last logged metrics, which include 'loss' and 'train_accuracy').
     """
-    tx = make_optimizer(config.optim)
 
     def loss_fn(params, batch, key):
         del key  # the models are deterministic
@@ -96,17 +96,7 @@ def train_cross_entropy(
         acc = jnp.mean(jnp.argmax(logits, -1) == batch["targets"])
         return ce.mean(), {"train_accuracy": acc}
 
-    return train(
-        create_train_state(params, tx),
-        make_train_step(loss_fn, tx, config.optim.ema_decay),
-        get_batch,
-        key,
-        num_steps=config.num_steps,
-        workdir=workdir,
-        checkpoint_every=config.checkpoint_every,
-        log_every=config.log_every,
-        progress=config.progress,
-    )
+    return common.fit_network(config, workdir, params, loss_fn, batches, key)
 
 
 def correct_predictions(logits_fn: LogitsFn, params, batches: Iterable[dict]) -> np.ndarray:
@@ -142,6 +132,6 @@ def compare_models(
             result[f"{name}_{k}"] = v
         result[f"{name}_wall_s"] = time.time() - t0
     result["wall_s"] = time.time() - start
-    if jax.process_index() == 0:
+    if is_main_process():
         common.write_json(os.path.join(workdir, "metrics.json"), result)
     return result

@@ -64,23 +64,21 @@ def train_model(
     name: str, config: ml_collections.ConfigDict, workdir: str, key: jax.Array, train_ds
 ):
     """Trains one classifier on ``train_ds``; returns (model, final TrainState, last logged
-    metrics). Step s trains on the s-th batch of seeded epoch permutations (EpochBatcher)."""
+    metrics). Global batch s holds the s-th batch of seeded epoch permutations."""
     init_key, train_key = jax.random.split(key)
     x = pixel_sequences(train_ds.images)
     model = build_model(name, config, train_ds.num_classes)
     params = model.init(init_key, jnp.asarray(x[:1]))
-    batcher = data.EpochBatcher(len(x), config.batch_size, config.seed)
-
-    def get_batch(step: int) -> dict:
-        rows = batcher.indices(step)
-        return {"pixels": x[rows], "targets": train_ds.labels[rows]}
-
+    batches = data.ArrayBatches(
+        {"pixels": x, "targets": train_ds.labels}, config.batch_size, config.seed
+    )
     state, last = sequence_tasks.train_cross_entropy(
-        params, _logits(model), get_batch, config, os.path.join(workdir, name), train_key
+        params, _logits(model), batches, config, os.path.join(workdir, name), train_key
     )
     return model, state, last
 
 
+@common.experiment
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains each model of ``config.models`` on the sequential digits, then writes metrics.json
     with each model's test accuracy (final, not averaged, parameters).
@@ -90,7 +88,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         >>> config = configs.get_config("cpu"); config.num_steps = 200
         >>> metrics = train_and_evaluate(config, "/tmp/sequential_digits")
     """
-    common.check_config(config)
     names = sequence_tasks.model_names(config.models, MODELS)
     train_ds, test_ds = data.load("digits", "train"), data.load("digits", "test")
     model_key = jax.random.key(config.seed)

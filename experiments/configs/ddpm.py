@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from experiments.configs import lookup
+from experiments.configs import distributed, lookup
 
 
 def base() -> ml_collections.ConfigDict:
@@ -59,11 +59,7 @@ def base() -> ml_collections.ConfigDict:
     c.eval.vlb_batch = 400
     c.eval.vlb_examples = 0  # 0 = the whole test split
 
-    c.distributed = ml_collections.ConfigDict()
-    c.distributed.initialize = False  # call jax.distributed.initialize() (TPU pods, multi-host)
-    c.distributed.coordinator_address = ""
-    c.distributed.num_processes = 0
-    c.distributed.process_id = -1
+    c.distributed = distributed()
     return c
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from experiments.configs import lookup
+from experiments.configs import distributed, lookup
 
 
 def cpu() -> ml_collections.ConfigDict:
@@ -53,6 +53,8 @@ def cpu() -> ml_collections.ConfigDict:
     c.eval.lengths = (64, 128)  # besides the training length: 2x and 4x
     c.eval.num_sequences = 1024  # held out: drawn from keys never used in training
     c.eval.batch = 256
+
+    c.distributed = distributed()
     return c
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from experiments.configs import lookup
+from experiments.configs import distributed, lookup
 
 
 def _classifier(channels: tuple[int, ...], feature_dim: int, dropout_rate: float):
@@ -57,6 +57,8 @@ def cpu() -> ml_collections.ConfigDict:
     c.optim.b2 = 0.999
     c.optim.eps = 1e-8
     c.optim.ema_decay = 0.99
+
+    c.distributed = distributed()
     return c
 
 

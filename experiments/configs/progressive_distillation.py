@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from experiments.configs import lookup
+from experiments.configs import distributed, lookup
 
 
 def _optim(learning_rate: float, warmup_steps: int, ema_decay: float) -> ml_collections.ConfigDict:
@@ -73,11 +73,7 @@ def base() -> ml_collections.ConfigDict:
     c.eval.num_samples = 1000
     c.eval.sample_batch = 500
 
-    c.distributed = ml_collections.ConfigDict()
-    c.distributed.initialize = False
-    c.distributed.coordinator_address = ""
-    c.distributed.num_processes = 0
-    c.distributed.process_id = -1
+    c.distributed = distributed()
     return c
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from experiments.configs import lookup
+from experiments.configs import distributed, lookup
 
 
 def cpu() -> ml_collections.ConfigDict:
@@ -52,6 +52,8 @@ def cpu() -> ml_collections.ConfigDict:
     c.eval = ml_collections.ConfigDict()
     c.eval.num_sequences = 2048  # held out: drawn from a key never used in training
     c.eval.batch = 512
+
+    c.distributed = distributed()
     return c
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from experiments.configs import lookup
+from experiments.configs import distributed, lookup
 
 
 def cpu() -> ml_collections.ConfigDict:
@@ -48,6 +48,8 @@ def cpu() -> ml_collections.ConfigDict:
 
     c.eval = ml_collections.ConfigDict()
     c.eval.batch = 512  # the test split (359 sequences) in batches of this size
+
+    c.distributed = distributed()
     return c
 
 
