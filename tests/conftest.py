@@ -196,3 +196,30 @@ def assert_scan_method_matches_sequential(functional, method, out_ref, grads_ref
         assert_scan_close(a, b)
     for name in SCAN_ARG_NAMES:
         assert_scan_close(grads[name], grads_ref[name])
+
+
+# ----------------------------------------------------------------------------- end-to-end runs
+
+
+def logged_losses(workdir) -> list[float]:
+    """The training losses logged in ``workdir/metrics.jsonl``, in step order."""
+    from gendiff.train import read_metrics
+
+    records = read_metrics(os.path.join(workdir, "metrics.jsonl"))
+    assert records, f"no metrics logged in {workdir}"
+    return [r["loss"] for r in records]
+
+
+def assert_loss_fell(workdir, margin: float, last: int = 5) -> None:
+    """The mean of the last ``last`` logged losses is below the first one by ``margin``.
+
+    With ``log_every=1`` the first record is the loss of the untrained network (step 1's loss
+    is computed before its update), the baseline every trained model must beat.
+    """
+    losses = logged_losses(workdir)
+    assert len(losses) > last, f"too few logged steps in {workdir}: {losses}"
+    final = float(np.mean(losses[-last:]))
+    assert final < losses[0] - margin, (
+        f"{workdir}: loss went from {losses[0]:.4f} (untrained) to {final:.4f} (mean of the last "
+        f"{last}); expected a drop of at least {margin}"
+    )

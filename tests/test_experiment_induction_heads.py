@@ -5,6 +5,7 @@ import json
 import jax
 import numpy as np
 import pytest
+from conftest import assert_loss_fell
 
 from experiments import induction_heads as ih
 from experiments import sequence_tasks
@@ -36,18 +37,18 @@ def test_a_model_that_recalls_scores_one_and_a_fixed_guess_scores_chance():
 def _tiny_config(models):
     config = configs.get_config("cpu")
     config.models = models
-    config.num_steps, config.checkpoint_every, config.log_every = 4, 4, 2
-    config.batch_size = 8
+    config.num_steps, config.checkpoint_every, config.log_every = 40, 40, 1
+    config.batch_size = 16
     config.progress = False
-    config.optim.warmup_steps = 1
+    config.optim.warmup_steps = 2
     config.task.seq_len, config.task.num_symbols = 8, 4
     config.model.d_model, config.model.d_state = 8, 4
     config.eval.lengths = (8, 16)
-    config.eval.num_sequences, config.eval.batch = 20, 8
+    config.eval.num_sequences, config.eval.batch = 200, 200
     return config
 
 
-def test_tiny_training_run_of_both_models_writes_metrics(tmp_path):
+def test_tiny_training_run_of_both_models_lowers_its_untrained_loss(tmp_path):
     result = ih.train_and_evaluate(_tiny_config("mamba,s4"), str(tmp_path))
     with open(tmp_path / "metrics.json") as f:
         assert json.load(f) == result
@@ -55,8 +56,10 @@ def test_tiny_training_run_of_both_models_writes_metrics(tmp_path):
     for name in ("mamba", "s4"):
         for n in (8, 16):
             assert 0.0 <= result[f"{name}_accuracy_len{n}"] <= 1.0
-        assert np.isfinite(result[f"{name}_train_loss"])
         assert result[f"{name}_num_params"] > 0
+        # 40 steps learn the answer's marginal (never the trigger), not the recall: measured
+        # 1.63 -> 1.44 (mamba) and 1.61 -> 1.47 (s4); the recall itself is scored above.
+        assert_loss_fell(tmp_path / name, margin=0.07)
 
 
 def test_bad_configs_are_rejected(tmp_path):
