@@ -208,7 +208,10 @@ def train_network(
     with_labels: bool = False,
     init_params=None,
 ) -> tuple[TrainState, dict]:
-    """Trains a denoising-style ``net`` on epoch-shuffled batches of ``train_ds`` (:func:`fit_network`).
+    """Trains a denoising-style ``net`` on epoch-shuffled global batches of ``train_ds``.
+
+    The batches are ``ArrayBatches.from_dataset`` (seeded with ``config.seed``); training goes
+    through :func:`fit_network`.
 
     Args:
         config: experiment config (seed, num_steps, batch_size, checkpoint_every, log_every,

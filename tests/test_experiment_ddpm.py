@@ -13,13 +13,16 @@ from experiments import ddpm as experiment
 from experiments.configs import ddpm as configs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# A small toy2d run: 40 steps, checkpoints every 10, 20 diffusion steps.
+# A small toy2d run: 1000 steps (seconds of training), checkpoints every 250, 25 diffusion steps,
+# an EMA that follows the short run.
+NUM_STEPS = 1000
 SMALL = [
     "--preset=toy2d",
-    "--config.num_steps=40",
-    "--config.checkpoint_every=10",
-    "--config.log_every=10",
+    f"--config.num_steps={NUM_STEPS}",
+    "--config.checkpoint_every=250",
+    "--config.log_every=50",
     "--config.optim.warmup_steps=5",
+    "--config.optim.ema_decay=0.5",
     "--config.progress=False",
     "--config.diffusion.num_diffusion_steps=25",
     "--config.eval.num_samples=300",
@@ -61,7 +64,7 @@ def test_sigkill_then_rerun_resumes_and_matches_an_uninterrupted_run(tmp_path):
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     kept = _checkpoint_steps(killed)
-    assert kept and kept[-1] < 40, f"the run should be killed mid-way, checkpoints: {kept}"
+    assert kept and kept[-1] < NUM_STEPS, f"the run should be killed mid-way, checkpoints: {kept}"
     assert not os.path.exists(killed / "metrics.json")
 
     resumed = subprocess.run(
@@ -72,9 +75,14 @@ def test_sigkill_then_rerun_resumes_and_matches_an_uninterrupted_run(tmp_path):
     # The resumed run only trained the remaining steps.
     with open(killed / "metrics.jsonl") as f:
         steps = [json.loads(line)["step"] for line in f]
-    assert steps[-1] == 40 and steps.count(40) == 1
-    assert _metrics(killed) == _metrics(straight)
-    assert _metrics(straight)["num_steps"] == 40 and _metrics(straight)["swd"] > 0
+    assert steps[-1] == NUM_STEPS and steps.count(NUM_STEPS) == 1
+    result = _metrics(straight)
+    assert _metrics(killed) == result
+    assert result["num_steps"] == NUM_STEPS
+    # The baseline is N(0, I) noise scored the same way. Measured on this config: SWD 0.15 vs
+    # 0.32 for noise, MMD^2 0.014 vs 0.058; losses 0.83 at step 10 -> 0.24.
+    assert result["swd"] < 0.75 * result["swd_noise"]
+    assert result["mmd"] < 0.5 * result["mmd_noise"]
 
 
 def test_unknown_preset_is_a_clear_cli_error():

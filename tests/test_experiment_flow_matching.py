@@ -9,19 +9,19 @@ from experiments import flow_matching
 from experiments.configs import flow_matching as configs
 
 
-def _tiny(config, num_steps=30):
-    config.num_steps, config.checkpoint_every, config.log_every = num_steps, num_steps, 10
-    config.optim.warmup_steps = 5
+def _tiny(config, num_steps):
+    config.num_steps, config.checkpoint_every, config.log_every = num_steps, num_steps, 100
+    config.optim.warmup_steps, config.optim.ema_decay = 5, 0.5  # EMA that follows the short run
     config.progress = False
     config.eval.num_samples = config.eval.sample_batch = config.eval.straightness_samples = 200
     config.eval.samplers, config.eval.sampler = "euler:1,rk4:2", "rk4:2"
     return config
 
 
-def test_short_toy2d_run_with_reflow_writes_finite_metrics_and_plots(tmp_path):
-    config = _tiny(configs.get_config("toy2d"))
+def test_short_toy2d_run_and_its_reflow_beat_their_baselines(tmp_path):
+    config = _tiny(configs.get_config("toy2d"), num_steps=500)
     config.model.hidden, config.model.depth = 32, 1
-    config.reflow_steps = 20
+    config.reflow_steps = 200
     config.reflow.num_pairs, config.reflow.pair_batch = 300, 200
     config.reflow.sampler, config.reflow.samplers = "euler:3", "euler:1,euler:2"
     result = flow_matching.train_and_evaluate(config, str(tmp_path))
@@ -31,38 +31,36 @@ def test_short_toy2d_run_with_reflow_writes_finite_metrics_and_plots(tmp_path):
         assert (tmp_path / png).stat().st_size > 10_000, png
     # The reflow network trained for reflow_steps in its own directory.
     with open(tmp_path / "reflow" / "metrics.jsonl") as f:
-        assert [json.loads(line)["step"] for line in f][-1] == 20
-    assert result["num_steps"] == 30
-    names = [
-        "swd",
-        "swd_euler_nfe1",
-        "swd_rk4_nfe8",
-        "reflow_swd_euler_nfe1",
-        "reflow_swd_euler_nfe2",
-        "straightness",
-        "reflow_straightness",
-        "reflow_train_loss",
-    ]
-    for name in names:
+        assert [json.loads(line)["step"] for line in f][-1] == 200
+    assert result["num_steps"] == 500
+    for name in ("reflow_swd_euler_nfe2", "reflow_train_loss"):
         assert math.isfinite(result[name]), name
     # The headline samples are the rk4:2 ones, drawn from the same noise.
     assert result["swd"] == result["swd_rk4_nfe8"]
-    # Straightness is a mean of squares (Euler makes it exactly non-negative).
-    assert result["straightness"] >= 0.0 and result["reflow_straightness"] >= 0.0
+    # Baselines, measured on this config: N(0, I) noise scores SWD 0.33 and MMD^2 0.044, the
+    # flow 0.15 and 0.003. One Euler step of the flow scores 0.71, of its reflow 0.30, and
+    # reflow straightens the flow (straightness 0.56 -> 0.003).
+    assert result["swd"] < 0.6 * result["swd_noise"]
+    assert result["mmd"] < 0.5 * result["mmd_noise"]
+    assert result["reflow_swd_euler_nfe1"] < 0.6 * result["swd_euler_nfe1"]
+    assert 0.0 <= result["reflow_straightness"] < 0.1 * result["straightness"]
 
 
-def test_short_vp_run_on_digits_reports_fd_at_each_sampler(tmp_path):
+def test_short_vp_run_on_digits_has_fd_below_noise_at_each_sampler(tmp_path):
     # The image branch (clipping, FD in classifier features) with a small MLP on the flattened
     # digits: compiling the U-Net would take most of a minute.
-    config = _tiny(configs.get_config("cpu"), num_steps=6)
+    config = _tiny(configs.get_config("cpu"), num_steps=100)
     config.model.name, config.model.hidden, config.model.depth = "mlp", 32, 1
     config.path = "vp"
-    config.eval.samplers, config.reflow.sampler = "euler:1", "euler:2"
+    config.eval.samplers, config.eval.sampler = "euler:1", "euler:4"
+    config.reflow.sampler = "euler:2"
     result = flow_matching.train_and_evaluate(config, str(tmp_path))
     assert (tmp_path / "samples.png").exists() and not (tmp_path / "reflow.png").exists()
-    for name in ("fd_digits", "fd_digits_floor", "fd_digits_euler_nfe1", "straightness"):
+    for name in ("fd_digits_euler_nfe1", "straightness"):
         assert math.isfinite(result[name]), name
     assert not any(name.startswith("reflow_") for name in result)
+    # Measured on this config: FD-digits 73 (euler:4) vs 116 for clipped noise, floor 6.
+    assert result["fd_digits_floor"] < result["fd_digits"] < 0.8 * result["fd_digits_noise"]
 
 
 def test_parse_samplers_reads_solver_and_steps():

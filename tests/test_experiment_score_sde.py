@@ -9,19 +9,22 @@ from experiments.configs import score_sde as configs
 
 
 @pytest.mark.parametrize("path", ["vp", "ve"])
-def test_short_toy2d_run_writes_finite_metrics(tmp_path, path):
+def test_short_toy2d_run_samples_closer_to_the_data_than_noise(tmp_path, path):
     config = configs.get_config("toy2d")
     config.sde.path = path
-    config.num_steps, config.checkpoint_every, config.log_every = 30, 30, 10
-    config.optim.warmup_steps = 5
+    config.num_steps, config.checkpoint_every, config.log_every = 500, 500, 100
+    config.optim.warmup_steps, config.optim.ema_decay = 5, 0.5  # EMA that follows 500 steps
     config.progress = False
     config.model.hidden, config.model.depth = 32, 1
-    config.sde.num_steps = 20
+    config.sde.num_steps = 100
     config.eval.num_samples = config.eval.sample_batch = 200
     result = score_sde.train_and_evaluate(config, str(tmp_path))
     assert (tmp_path / "samples.png").exists() and (tmp_path / "metrics.json").exists()
-    for name in ("train_loss", "swd", "swd_floor", "swd_noise"):
-        assert math.isfinite(result[name]), name
+    assert math.isfinite(result["train_loss"])
+    # The baseline is N(0, I) noise scored the same way. Measured on this config: SWD 0.19 (vp)
+    # and 0.17 (ve) vs 0.33 for noise; MMD^2 0.014 and 0.015 vs 0.044.
+    assert result["swd"] < 0.75 * result["swd_noise"]
+    assert result["mmd"] < 0.5 * result["mmd_noise"]
 
 
 def test_unknown_path_names_the_options(tmp_path):

@@ -30,9 +30,9 @@ def cpu() -> ml_collections.ConfigDict:
 
 
 def tiny() -> ml_collections.ConfigDict:
-    """guided_digits' tiny model and a handful of images: for tests of the plumbing."""
+    """guided_digits' tiny model and 100 test images: for the tests."""
     c = _with_classification(guided_digits.tiny())
-    c.classify.num_test = 20
+    c.classify.num_test = 100
     c.classify.num_samples = (2, 4)
     c.classify.draws_per_call = 2
     c.classify.image_batch = 10

@@ -1,4 +1,4 @@
-"""A sequence classifier: a stack of Mamba, S4D or transformer blocks, pooled, then a linear head."""
+"""A sequence classifier: Mamba, S4D or transformer blocks, pooled, then a linear head."""
 
 from __future__ import annotations
 
