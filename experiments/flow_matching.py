@@ -32,7 +32,7 @@ from matplotlib.figure import Figure
 
 from experiments import common
 from experiments.configs import flow_matching as configs
-from gendiff import data, metrics
+from gendiff import data
 from gendiff import flow_matching as fm
 from gendiff.paths import RectifiedFlowPath, VPPath
 from gendiff.sde.ode import solve_ode
@@ -169,18 +169,21 @@ class _Flow:
             self._samplers[solver, num_steps], params, self.sample_key, self.config
         )
 
+    @functools.cached_property
+    def scorer(self):
+        """The experiments' scorer (:func:`common.sample_scorer`) for ``eval.num_samples`` rows."""
+        return common.sample_scorer(
+            jax.random.key(self.config.seed),
+            self.train_ds,
+            self.test_ds,
+            self.workdir,
+            num_samples=self.config.eval.num_samples,
+        )
+
     def quality(self, samples: np.ndarray) -> tuple[str, float]:
-        """The primary figure of :func:`common.sample_quality` (SWD, or FD for images) and its name,
-        without the baselines and MMD that finish_run adds for the headline samples."""
-        seed, test = self.config.seed, self.test_ds
-        if not self.is_images:
-            return "swd", float(
-                metrics.sliced_wasserstein(jax.random.key(seed), samples, test.images)
-            )
-        train = self.train_ds
-        extractor = common.feature_classifier(self.workdir, train, test)
-        name = "fd_digits" if train.name == "digits" else "fd_classifier"
-        return name, metrics.fd_digits(extractor, samples, test.images)
+        """The scorer's primary figure (SWD, or FD for images) and its name, without the
+        baselines and MMD that finish_run adds for the headline samples."""
+        return self.scorer.metric, self.scorer.distance(samples)
 
     def evaluate(self, params, samplers, headline, prefix: str = ""):
         """Quality at each sampler as ``{prefix}{metric}_{solver}_nfe{NFE}``, and the headline
