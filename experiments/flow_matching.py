@@ -112,7 +112,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     loss = functools.partial(fm.flow_matching_loss, path=path)
     state, last = common.train_network(config, workdir, net, train_ds, loss, init_key, train_key)
 
-    flow = _Flow(net, path, train_ds, test_ds, workdir, config, sample_key)
+    flow = _Flow(net, path, train_ds, test_ds, workdir, config, sample_key, eval_key)
     figures, samples = flow.evaluate(state.ema_params, samplers, headline)
     figures["straightness"] = flow.straightness(state.ema_params, straight_key, pair_sampler)
     if config.reflow_steps > 0:
@@ -138,10 +138,10 @@ class _Flow:
     programs compiled for the first one.
     """
 
-    def __init__(self, net, path, train_ds, test_ds, workdir, config, sample_key):
+    def __init__(self, net, path, train_ds, test_ds, workdir, config, sample_key, eval_key):
         self.net, self.path, self.config = net, path, config
         self.train_ds, self.test_ds, self.workdir = train_ds, test_ds, workdir
-        self.sample_key = sample_key
+        self.sample_key, self.eval_key = sample_key, eval_key
         self.shape = train_ds.example_shape
         self.is_images = len(self.shape) == 3
         self._samplers, self._straightness = {}, {}
@@ -171,9 +171,10 @@ class _Flow:
 
     @functools.cached_property
     def scorer(self):
-        """The experiments' scorer (:func:`common.sample_scorer`) for ``eval.num_samples`` rows."""
+        """The experiments' scorer (:func:`common.sample_scorer`) for ``eval.num_samples`` rows,
+        with the key finish_run scores the headline samples with (so their figures agree)."""
         return common.sample_scorer(
-            jax.random.key(self.config.seed),
+            self.eval_key,
             self.train_ds,
             self.test_ds,
             self.workdir,

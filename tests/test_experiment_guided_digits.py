@@ -12,7 +12,8 @@ from PIL import Image
 from experiments import diffusion_classifier, guided_digits
 from experiments.configs import diffusion_classifier as dc_configs
 from experiments.configs import guided_digits as configs
-from gendiff import ddpm, metrics
+from gendiff import ddpm
+from gendiff import eval as evaluation
 from gendiff.paths import DiscreteVPPath
 
 
@@ -32,7 +33,7 @@ def test_guided_digits_reports_every_scale_and_writes_class_rows(guided_run):
         assert result[f"{name}_fd_digits"] > 0
         # Rows are classes: 10 rows of samples_per_class (4) digits each.
         with Image.open(os.path.join(workdir, f"samples_{name}.png")) as png:
-            height, width = metrics.grid_image_size(40, 8, 8, nrow=4, title=True)
+            height, width = evaluation.grid_image_size(40, 8, 8, nrow=4, title=True)
             assert png.size == (width, height)
     assert result["fd_digits_floor"] < result["fd_digits_noise"]
     assert result["num_steps"] == config.num_steps
