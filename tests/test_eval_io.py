@@ -31,6 +31,15 @@ def test_write_json_round_trip_with_sorted_keys(tmp_path):
     assert os.listdir(tmp_path / "sub") == ["metrics.json"]  # no temporary file left
 
 
+def test_written_files_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "metrics.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "metrics.json").stat().st_mode & 0o777 == 0o644
+
+
 def test_write_bytes_replaces_an_existing_file(tmp_path):
     path = tmp_path / "params.msgpack"
     write_bytes(path, b"old")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -26,7 +26,8 @@ def write_atomically(path: str | os.PathLike, write: Callable[[IO[bytes]], Any])
     ``write(f)`` fills a temporary binary file in the directory of ``path``, which is then
     flushed, synced and renamed onto ``path`` (``os.replace``, atomic on POSIX). If
     ``write`` raises, the temporary file is removed, an existing ``path`` is left as it was,
-    and the exception propagates. Parent directories are created.
+    and the exception propagates. Parent directories are created; the file gets the
+    permissions ``open`` would give it (0o666 less the umask).
 
     Args:
       path: the destination file.
@@ -49,9 +50,12 @@ def write_atomically(path: str | os.PathLike, write: Callable[[IO[bytes]], Any])
     path = os.fspath(path)
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(
-        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp"
+    # A unique name in the same directory (same file system, so the rename is atomic). Not
+    # tempfile.mkstemp: its files are 0o600 whatever the umask.
+    tmp_path = os.path.join(
+        directory, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
     )
+    fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
