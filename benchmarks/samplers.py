@@ -42,7 +42,8 @@ from experiments import common
 from experiments import progressive_distillation as distillation
 from experiments.configs import progressive_distillation as distillation_configs
 from experiments.configs import score_sde as sde_configs
-from gendiff import data, ddim, ddpm, flow_matching, metrics, samplers, sde
+from gendiff import data, ddim, ddpm, flow_matching, samplers, sde
+from gendiff.eval import NUM_SAMPLES
 from gendiff.paths import RectifiedFlowPath, VPPath
 
 matplotlib.use("Agg")
@@ -102,27 +103,24 @@ def training_config(dataset: str, num_steps: int):
 
 
 class Quality:
-    """Scores samples against the test split: SWD for points, FD in classifier features for images."""
+    """Scores ``num`` samples against the test split with the experiments' scorer
+    (:func:`experiments.common.sample_scorer`: SWD for points, FD in digits-classifier features
+    for images), and holds its floor (train vs test) and noise values of the same size."""
 
-    def __init__(self, dataset: str, train_ds, test_ds, workdir: str):
-        self.test = test_ds.images
-        if dataset == "toy2d":
-            self.metric = "swd"
-            self.score = lambda x: float(
-                metrics.sliced_wasserstein(jax.random.key(0), x, self.test)
-            )
-        else:
-            self.metric = "fd_digits"
-            extractor = common.feature_classifier(workdir, train_ds, test_ds)
-            self.score = lambda x: metrics.fd_digits(extractor, np.clip(x, -1.0, 1.0), self.test)
+    def __init__(self, train_ds, test_ds, workdir: str, num: int):
+        scorer = common.sample_scorer(jax.random.key(0), train_ds, test_ds, workdir, num)
+        self.metric, self.score = scorer.metric, scorer.distance
+        baselines = scorer.baselines()
+        self.floor = baselines[f"{self.metric}_floor"]
+        self.noise = baselines[f"{self.metric}_noise"]
 
 
 def run_dataset(dataset: str, args) -> dict:
     name = "toy2d/two_moons" if dataset == "toy2d" else "digits"
     train_ds, test_ds = data.load(name, "train"), data.load(name, "test")
     workdir = os.path.join(args.workdir, dataset)
-    quality = Quality(dataset, train_ds, test_ds, workdir)
     num = args.num_samples
+    quality = Quality(train_ds, test_ds, workdir, num)
     shape = (num, *train_ds.example_shape)
     key = jax.random.key(args.seed)
     config = training_config(dataset, args.train_steps)
@@ -162,8 +160,7 @@ def run_dataset(dataset: str, args) -> dict:
     )
 
     result = {"metric": quality.metric, "num_samples": num, "samplers": curves}
-    floor = train_ds.images[np.random.default_rng(0).choice(len(train_ds), num, replace=False)]
-    result["floor"] = quality.score(floor)
+    result["floor"], result["noise"] = quality.floor, quality.noise
     if dataset == "digits":
         result.update(distilled_students(os.path.join(workdir, "distillation"), quality, key, num))
         curves["distilled_student"] = [result["students"].get(str(nfe)) for nfe in args.nfe]
@@ -230,7 +227,7 @@ def main() -> None:
     parser.add_argument("--workdir", default="runs/benchmarks/samplers")
     parser.add_argument("--datasets", nargs="+", default=["toy2d", "digits"])
     parser.add_argument("--nfe", type=int, nargs="+", default=list(NFES))
-    parser.add_argument("--num-samples", type=int, default=1000)
+    parser.add_argument("--num-samples", type=int, default=NUM_SAMPLES)
     parser.add_argument("--train-steps", type=int, default=0, help="0: the presets' step counts")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

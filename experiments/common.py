@@ -15,14 +15,15 @@ import json
 import os
 import sys
 import time
-from typing import Any, Callable
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gendiff import data, metrics, nets
+from gendiff import data, nets
+from gendiff import eval as evaluation
 from gendiff.data import ArrayBatches, BatchSource
 from gendiff.train import (
     TrainState,
@@ -265,9 +266,9 @@ def in_batches(
 
 def feature_classifier(
     workdir: str, train: data.ArrayDataset, test: data.ArrayDataset
-) -> metrics.DigitsFeatureExtractor:
+) -> evaluation.DigitsFeatureExtractor:
     """The classifier whose features FD-digits uses (trained on ``train``, cached in ``workdir``)."""
-    return metrics.load_or_train(
+    return evaluation.load_or_train(
         os.path.join(workdir, "feature_classifier"),
         train.images,
         train.labels,
@@ -277,44 +278,54 @@ def feature_classifier(
     )
 
 
+def sample_scorer(
+    key: jax.Array,
+    train: data.ArrayDataset,
+    test: data.ArrayDataset,
+    workdir: str,
+    num_samples: int = evaluation.NUM_SAMPLES,
+    extractor: evaluation.DigitsFeatureExtractor | None = None,
+) -> evaluation.SampleScorer:
+    """The :class:`gendiff.eval.SampleScorer` of a dataset: samples against the test split,
+    floor from the train split; images in the features of ``extractor`` (by default
+    :func:`feature_classifier`; 'fd_digits' on the digits, 'fd_classifier' elsewhere), whose
+    logits also give the accuracy of class-conditional samples."""
+    if len(test.example_shape) != 3:
+        return evaluation.SampleScorer(key, test.images, train.images, num_samples=num_samples)
+    if extractor is None:
+        extractor = feature_classifier(workdir, train, test)
+    return evaluation.SampleScorer(
+        key,
+        test.images,
+        train.images,
+        features=extractor.features,
+        metric="fd_digits" if train.name == "digits" else "fd_classifier",
+        classifier=extractor.logits,
+        num_samples=num_samples,
+    )
+
+
 def sample_quality(
     key: jax.Array,
     samples: np.ndarray,
     train: data.ArrayDataset,
     test: data.ArrayDataset,
     workdir: str,
-    seed: int,
 ) -> dict[str, float]:
-    """Distances from samples to the test split, with the floor (train vs test) and noise baselines.
+    """Every figure of :func:`sample_scorer` for ``samples``, with its floor and noise values.
 
-    Images: Fréchet distance in the features of a classifier trained on the train split
-    ('fd_digits' on the digits; 'fd_classifier' elsewhere). Points: sliced Wasserstein
-    distance and unbiased RBF MMD^2. The floor and noise sets have as many rows as ``samples``.
+    All the samples are scored, and the floor and noise sets have as many rows: experiments
+    draw ``config.eval.num_samples`` samples, :data:`gendiff.eval.NUM_SAMPLES` in every
+    preset, so that the headline figures compare across experiments. Images also report the
+    feature classifier's test accuracy.
     """
-    n = len(samples)
-    rng = np.random.default_rng(seed)
-    floor = train.images[rng.choice(len(train), size=min(n, len(train)), replace=False)]
-    noise = rng.standard_normal(samples.shape).astype(np.float32)
-    if samples.ndim == 4:
-        extractor = feature_classifier(workdir, train, test)
-        name = "fd_digits" if train.name == "digits" else "fd_classifier"
-        noise = np.clip(noise, -1.0, 1.0)
-        fd = lambda x: metrics.fd_digits(extractor, x, test.images)
-        return {
-            name: fd(samples),
-            f"{name}_floor": fd(floor),
-            f"{name}_noise": fd(noise),
-            "feature_classifier_test_accuracy": extractor.meta["test_accuracy"],
-        }
-    swd = lambda x: float(metrics.sliced_wasserstein(jax.random.key(seed), x, test.images))
-    mmd = lambda x: float(metrics.mmd_rbf(x, test.images))
+    if samples.ndim != 4:
+        return sample_scorer(key, train, test, workdir, num_samples=len(samples))(samples)
+    extractor = feature_classifier(workdir, train, test)
+    scorer = sample_scorer(key, train, test, workdir, len(samples), extractor)
     return {
-        "swd": swd(samples),
-        "swd_floor": swd(floor),
-        "swd_noise": swd(noise),
-        "mmd": mmd(samples),
-        "mmd_floor": mmd(floor),
-        "mmd_noise": mmd(noise),
+        **scorer(samples),
+        "feature_classifier_test_accuracy": extractor.meta["test_accuracy"],
     }
 
 
@@ -351,32 +362,26 @@ def finish_run(
         "train_loss": last.get("loss"),
         "num_steps": int(state.step),
         "num_params": num_params(state.ema_params),
-        **sample_quality(eval_key, samples, train_ds, test_ds, workdir, config.seed),
+        **sample_quality(eval_key, samples, train_ds, test_ds, workdir),
         **extra_metrics,
     }
     result["wall_s"] = time.time() - start
-    if jax.process_index() == 0:
-        save_samples(
-            os.path.join(workdir, "samples.png"),
-            samples,
-            test_ds,
-            title=f"{title}, {config.dataset}, {int(state.step)} steps",
-        )
-        write_json(os.path.join(workdir, "metrics.json"), result)
+    save_samples(  # the writers write on process 0 only
+        os.path.join(workdir, "samples.png"),
+        samples,
+        test_ds,
+        title=f"{title}, {config.dataset}, {int(state.step)} steps",
+    )
+    write_json(os.path.join(workdir, "metrics.json"), result)
     return result
 
 
 def save_samples(path: str, samples: np.ndarray, reference: data.ArrayDataset, title: str) -> None:
     """A grid of images, or a scatter of points over the reference data, as a PNG."""
     if samples.ndim == 4:
-        metrics.save_image_grid(path, samples[:100], title=title)
+        evaluation.save_image_grid(path, samples[:100], title=title)
     else:
-        metrics.save_scatter(path, samples, reference=reference.images, title=title)
+        evaluation.save_scatter(path, samples, reference=reference.images, title=title)
 
 
-def write_json(path: str, obj: dict[str, Any]) -> None:
-    """Writes JSON atomically (temporary file, then rename)."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+write_json = evaluation.write_json  # atomic, process 0 only

@@ -32,7 +32,7 @@ from matplotlib.figure import Figure
 
 from experiments import common
 from experiments.configs import flow_matching as configs
-from gendiff import data, metrics
+from gendiff import data
 from gendiff import flow_matching as fm
 from gendiff.paths import RectifiedFlowPath, VPPath
 from gendiff.sde.ode import solve_ode
@@ -112,7 +112,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     loss = functools.partial(fm.flow_matching_loss, path=path)
     state, last = common.train_network(config, workdir, net, train_ds, loss, init_key, train_key)
 
-    flow = _Flow(net, path, train_ds, test_ds, workdir, config, sample_key)
+    flow = _Flow(net, path, train_ds, test_ds, workdir, config, sample_key, eval_key)
     figures, samples = flow.evaluate(state.ema_params, samplers, headline)
     figures["straightness"] = flow.straightness(state.ema_params, straight_key, pair_sampler)
     if config.reflow_steps > 0:
@@ -138,10 +138,10 @@ class _Flow:
     programs compiled for the first one.
     """
 
-    def __init__(self, net, path, train_ds, test_ds, workdir, config, sample_key):
+    def __init__(self, net, path, train_ds, test_ds, workdir, config, sample_key, eval_key):
         self.net, self.path, self.config = net, path, config
         self.train_ds, self.test_ds, self.workdir = train_ds, test_ds, workdir
-        self.sample_key = sample_key
+        self.sample_key, self.eval_key = sample_key, eval_key
         self.shape = train_ds.example_shape
         self.is_images = len(self.shape) == 3
         self._samplers, self._straightness = {}, {}
@@ -169,18 +169,22 @@ class _Flow:
             self._samplers[solver, num_steps], params, self.sample_key, self.config
         )
 
+    @functools.cached_property
+    def scorer(self):
+        """The experiments' scorer (:func:`common.sample_scorer`) for ``eval.num_samples`` rows,
+        with the key finish_run scores the headline samples with (so their figures agree)."""
+        return common.sample_scorer(
+            self.eval_key,
+            self.train_ds,
+            self.test_ds,
+            self.workdir,
+            num_samples=self.config.eval.num_samples,
+        )
+
     def quality(self, samples: np.ndarray) -> tuple[str, float]:
-        """The primary figure of :func:`common.sample_quality` (SWD, or FD for images) and its name,
-        without the baselines and MMD that finish_run adds for the headline samples."""
-        seed, test = self.config.seed, self.test_ds
-        if not self.is_images:
-            return "swd", float(
-                metrics.sliced_wasserstein(jax.random.key(seed), samples, test.images)
-            )
-        train = self.train_ds
-        extractor = common.feature_classifier(self.workdir, train, test)
-        name = "fd_digits" if train.name == "digits" else "fd_classifier"
-        return name, metrics.fd_digits(extractor, samples, test.images)
+        """The scorer's primary figure (SWD, or FD for images) and its name, without the
+        baselines and MMD that finish_run adds for the headline samples."""
+        return self.scorer.metric, self.scorer.distance(samples)
 
     def evaluate(self, params, samplers, headline, prefix: str = ""):
         """Quality at each sampler as ``{prefix}{metric}_{solver}_nfe{NFE}``, and the headline

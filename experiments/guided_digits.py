@@ -28,7 +28,8 @@ import numpy as np
 
 from experiments import common
 from experiments.configs import guided_digits as configs
-from gendiff import data, ddpm, guidance, metrics, nets
+from gendiff import data, ddpm, guidance, nets
+from gendiff import eval as evaluation
 from gendiff.paths import DiscreteVPPath
 from gendiff.train import is_main_process
 
@@ -207,11 +208,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         samples, labels = sample_classes(sample_fn, sample_key, num_classes, config)
         result[f"{name}_accuracy"] = extractor.accuracy(samples, labels)
         if "fd_digits_floor" not in result:  # the floor and noise baselines, once
-            quality = common.sample_quality(
-                eval_key, samples, train_ds, test_ds, workdir, config.seed
-            )
+            quality = common.sample_quality(eval_key, samples, train_ds, test_ds, workdir)
             result.update({k: v for k, v in quality.items() if k.endswith(BASELINES)})
-        result[f"{name}_fd_digits"] = metrics.fd_digits(extractor, samples, test_ds.images)
+        result[f"{name}_fd_digits"] = evaluation.fd_digits(extractor, samples, test_ds.images)
         if is_main_process():
             _save_grid(os.path.join(workdir, f"samples_{name}.png"), samples, num_classes, name)
     result["wall_s"] = time.time() - start
@@ -236,7 +235,7 @@ def _noisy_classifier_accuracy(clf, params, path, test_ds, key) -> dict[str, flo
 def _save_grid(path: str, samples: np.ndarray, num_classes: int, name: str) -> None:
     """The first (up to) 10 samples of every class, one class per row."""
     per_class = samples.reshape(num_classes, -1, *samples.shape[1:])[:, :10]
-    metrics.save_image_grid(
+    evaluation.save_image_grid(
         path,
         per_class.reshape(-1, *samples.shape[1:]),
         nrow=per_class.shape[1],

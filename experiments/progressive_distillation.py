@@ -39,6 +39,7 @@ from experiments import common
 from experiments.configs import progressive_distillation as configs
 from gendiff import ddim, ddpm
 from gendiff.distill import check_num_student_steps, progressive_distillation_loss
+from gendiff.eval import write_bytes
 from gendiff.paths import DiscreteVPPath
 from gendiff.train import is_main_process
 
@@ -88,10 +89,7 @@ def _round_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDic
 
 
 def _save_params(path: str, params) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(flax.serialization.to_bytes(jax.device_get(params)))
-    os.replace(tmp, path)
+    write_bytes(path, flax.serialization.to_bytes(jax.device_get(params)))
 
 
 @common.experiment
@@ -149,7 +147,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         )
         if is_main_process():
             common.save_samples(png, samples, test_ds, title)
-        quality = common.sample_quality(eval_key, samples, train_ds, test_ds, workdir, config.seed)
+        quality = common.sample_quality(eval_key, samples, train_ds, test_ds, workdir)
         return samples, quality["fd_digits" if train_ds.name == "digits" else "fd_classifier"]
 
     teacher_dir = os.path.join(workdir, "teacher")

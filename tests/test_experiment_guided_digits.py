@@ -9,7 +9,7 @@ from PIL import Image
 from experiments import diffusion_classifier, guided_digits
 from experiments.configs import diffusion_classifier as dc_configs
 from experiments.configs import guided_digits as configs
-from gendiff import metrics
+from gendiff import eval as evaluation
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def test_guided_digits_beats_its_baselines_and_writes_class_rows(guided_run):
         assert result[f"{name}_fd_digits"] < 0.9 * result["fd_digits_noise"], name
         # Rows are classes: 10 rows of samples_per_class (10) digits each.
         with Image.open(os.path.join(workdir, f"samples_{name}.png")) as png:
-            height, width = metrics.grid_image_size(100, 8, 8, nrow=10, title=True)
+            height, width = evaluation.grid_image_size(100, 8, 8, nrow=10, title=True)
             assert png.size == (width, height)
     assert result["fd_digits_floor"] < result["fd_digits_noise"]
     assert result["num_steps"] == config.num_steps

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ml_collections
 
 from experiments.configs import distributed, lookup
+from gendiff.eval import NUM_SAMPLES
 
 
 def base() -> ml_collections.ConfigDict:
@@ -54,7 +55,7 @@ def base() -> ml_collections.ConfigDict:
     c.optim.ema_decay = 0.999
 
     c.eval = ml_collections.ConfigDict()
-    c.eval.num_samples = 1000
+    c.eval.num_samples = NUM_SAMPLES  # behind every headline figure, in every experiment
     c.eval.sample_batch = 1000
     c.eval.vlb_batch = 400
     c.eval.vlb_examples = 0  # 0 = the whole test split
@@ -82,7 +83,6 @@ def toy2d() -> ml_collections.ConfigDict:
     c.num_steps = 4000
     c.batch_size = 512
     c.optim.learning_rate = 1e-3
-    c.eval.num_samples = 2000
     c.eval.vlb_examples = 0
     return c
 
@@ -95,7 +95,6 @@ def mnist() -> ml_collections.ConfigDict:
     c.optim.learning_rate = 2e-4
     c.optim.ema_decay = 0.9995
     c.checkpoint_every = 2000
-    c.eval.num_samples = 2000
     c.eval.sample_batch = 500
     c.eval.vlb_examples = 1000
     return c

@@ -28,7 +28,6 @@ def cpu() -> ml_collections.ConfigDict:
     # each gets a quality figure. `eval.sampler` makes samples.png and the headline figure.
     c.eval.samplers = "euler:1,euler:2,euler:4,euler:10,euler:20,euler:100,rk4:5,rk4:25"
     c.eval.sampler = "rk4:25"
-    c.eval.num_samples = 500
     c.eval.sample_batch = 500
     c.eval.straightness_samples = 500  # trajectories over which straightness is averaged
 
@@ -52,8 +51,6 @@ def toy2d() -> ml_collections.ConfigDict:
     c.reflow_steps = 3000
     c.batch_size = 512
     c.optim.learning_rate = 1e-3
-    c.eval.num_samples = 2000
-    c.eval.sample_batch = 2000
     c.eval.straightness_samples = 2000
     return c
 

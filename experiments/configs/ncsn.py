@@ -24,7 +24,6 @@ def cpu() -> ml_collections.ConfigDict:
     c.ncsn.eps = 2e-5
     c.ncsn.steps_per_level = 100
     c.ncsn.denoise = True  # final step x + sigma_L^2 s(x, sigma_L)
-    c.eval.num_samples = 500
     c.eval.sample_batch = 500
     return c
 
@@ -37,8 +36,6 @@ def toy2d() -> ml_collections.ConfigDict:
     c.batch_size = 512
     c.optim.learning_rate = 1e-3
     c.ncsn.sigma_max = 5.0
-    c.eval.num_samples = 2000
-    c.eval.sample_batch = 2000
     return c
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ml_collections
 
 from experiments.configs import distributed, lookup
+from gendiff.eval import NUM_SAMPLES
 
 
 def _optim(learning_rate: float, warmup_steps: int, ema_decay: float) -> ml_collections.ConfigDict:
@@ -70,7 +71,7 @@ def base() -> ml_collections.ConfigDict:
     c.distill.optim.num_steps = c.distill.get_ref("steps_per_round")
 
     c.eval = ml_collections.ConfigDict()
-    c.eval.num_samples = 1000
+    c.eval.num_samples = NUM_SAMPLES  # behind every headline figure, in every experiment
     c.eval.sample_batch = 500
 
     c.distributed = distributed()
@@ -99,7 +100,6 @@ def mnist() -> ml_collections.ConfigDict:
     c.distill.steps_per_round = 4000
     c.distill.optim.learning_rate = 1e-4
     c.distill.optim.ema_decay = 0.999
-    c.eval.num_samples = 2000
     return c
 
 

@@ -26,7 +26,6 @@ def cpu() -> ml_collections.ConfigDict:
     c.sde.corrector = "langevin"
     c.sde.snr = 0.16
     c.sde.likelihood_rtol = 1e-4
-    c.eval.num_samples = 500
     c.eval.sample_batch = 500
     c.eval.vlb_examples = 100  # test digits whose PF-ODE bits/dim are computed (Hutchinson)
     c.eval.vlb_batch = 100
@@ -42,8 +41,6 @@ def toy2d() -> ml_collections.ConfigDict:
     c.optim.learning_rate = 1e-3
     c.sde.ve_sigma_max = 5.0
     c.sde.num_steps = 500
-    c.eval.num_samples = 2000
-    c.eval.sample_batch = 2000
     return c
 
 
@@ -56,7 +53,6 @@ def mnist() -> ml_collections.ConfigDict:
     c.checkpoint_every = 2000
     c.sde.ve_sigma_max = 30.0
     c.sde.num_steps = 1000
-    c.eval.num_samples = 2000
     return c
 
 

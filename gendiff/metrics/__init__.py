@@ -1,31 +1,28 @@
-"""Evaluation: Fréchet distance, sliced Wasserstein, MMD, FD-digits features, PNG writers."""
+"""Distances between samples as pure functions of arrays: Fréchet distance, SWD, MMD.
 
-from gendiff.metrics.digits_fd import (
-    ClassifierConfig,
-    DigitsFeatureExtractor,
-    fd_digits,
-    load_or_train,
-)
+Nothing here trains, draws or writes files, and importing it pulls in no Flax, optax,
+orbax or matplotlib. Feature extractors, the sample-quality scorer and the PNG writers are
+in :mod:`gendiff.eval`.
+
+Example:
+  >>> import numpy as np
+  >>> from gendiff.metrics import frechet_distance
+  >>> frechet_distance(np.zeros(2), np.eye(2), np.ones(2), 4 * np.eye(2))
+  4.0
+"""
+
 from gendiff.metrics.frechet import (
     frechet_distance,
     frechet_distance_from_features,
     gaussian_statistics,
 )
-from gendiff.metrics.images import grid_image_size, save_image_grid, save_scatter
 from gendiff.metrics.mmd import mmd_rbf
 from gendiff.metrics.swd import sliced_wasserstein
 
 __all__ = [
-    "ClassifierConfig",
-    "DigitsFeatureExtractor",
-    "fd_digits",
     "frechet_distance",
     "frechet_distance_from_features",
     "gaussian_statistics",
-    "grid_image_size",
-    "load_or_train",
     "mmd_rbf",
-    "save_image_grid",
-    "save_scatter",
     "sliced_wasserstein",
 ]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from gendiff.metrics import digits_fd, fd_digits, grid_image_size, load_or_train, save_image_grid
+from gendiff.eval import digits_fd, fd_digits, grid_image_size, load_or_train, save_image_grid
 from gendiff.nets.classifier import ImageClassifier
 
 

@@ -1,17 +1,18 @@
 """Fréchet distance in the feature space of a small digits classifier ("FD-digits").
 
 This is *not* FID: there is no Inception network. A small CNN
-(`gendiff.nets.classifier.ImageClassifier`) is trained on the real digits, and
-the Fréchet distance is measured between Gaussians fitted to its penultimate
-ReLU features. Numbers are only comparable between runs that use the same
+(`gendiff.nets.classifier.ImageClassifier`) is trained on the real digits through
+`gendiff.train.fit`, and the Fréchet distance is measured between Gaussians fitted to its
+penultimate ReLU features. Numbers are only comparable between runs that use the same
 classifier (same cache, data, seed and config).
 
 The trained parameters are cached in `cache_dir` as `params.msgpack`
 (flax.serialization) plus `meta.json` (config, seed, input shape, a SHA-256
-fingerprint of the training data, accuracies). Both are written atomically
-(temporary file, then os.replace). A later `load_or_train` with the same data,
-seed and config loads them instead of retraining; anything else retrains and
-overwrites the cache.
+fingerprint of the training data, accuracies), written by process 0 only and
+atomically (`gendiff.eval.io`). The training run itself (checkpoint, metrics.jsonl)
+lives in `cache_dir/training/<key digest>`, so an interrupted training resumes. A later
+`load_or_train` with the same data, seed and config loads the cache instead of
+retraining; anything else retrains and overwrites it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import functools
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 
 import flax.serialization
@@ -30,12 +30,16 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from gendiff.data import ArrayBatches
+from gendiff.eval.io import write_bytes, write_json
 from gendiff.metrics._validation import check_finite, check_rank
 from gendiff.metrics.frechet import frechet_distance_from_features
 from gendiff.nets.classifier import ImageClassifier
+from gendiff.train import create_train_state, fit, make_optimizer, make_train_step
 
 PARAMS_FILE = "params.msgpack"
 META_FILE = "meta.json"
+TRAINING_SUBDIR = "training"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,8 +53,8 @@ class ClassifierConfig:
       dropout_rate: dropout on the features during training.
       learning_rate: peak AdamW learning rate (cosine-decayed to 0).
       weight_decay: AdamW weight decay.
-      batch_size: minibatch size; each epoch drops the incomplete last batch.
-      num_epochs: passes over the (shuffled) training set.
+      batch_size: global minibatch size (epoch-shuffled rows, `gendiff.data.ArrayBatches`).
+      num_epochs: training length: num_epochs * (N // batch_size) steps for N images.
     """
 
     num_classes: int = 10
@@ -189,48 +193,48 @@ def _fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def _train(config: ClassifierConfig, images: np.ndarray, labels: np.ndarray, seed: int):
-    """Minibatch AdamW on softmax cross-entropy; a Python loop over one jitted step.
+def _train(
+    config: ClassifierConfig, images: np.ndarray, labels: np.ndarray, seed: int, workdir: str
+):
+    """Softmax cross-entropy with AdamW (cosine-decayed rate) through `gendiff.train.fit`.
 
-    (A lax.scan over the steps compiles to a much slower loop on CPU for this network.)
+    Returns the trained parameters (host arrays). Every process must call this: the
+    batches are sharded over all devices and `fit` checkpoints in `workdir`.
     """
     model = config.model()
     n = images.shape[0]
     batch_size = min(config.batch_size, n)
-    steps_per_epoch = n // batch_size
-    init_key, dropout_key = jax.random.split(jax.random.key(seed))
+    num_steps = config.num_epochs * (n // batch_size)
+    init_key, train_key = jax.random.split(jax.random.key(seed))
     params = model.init(init_key, jnp.asarray(images[:1]))
-    schedule = optax.cosine_decay_schedule(
-        config.learning_rate, config.num_epochs * steps_per_epoch
+    tx = make_optimizer(
+        {
+            "optimizer": "adamw",
+            "learning_rate": config.learning_rate,
+            "schedule": "cosine",
+            "num_steps": num_steps,
+            "weight_decay": config.weight_decay,
+        }
     )
-    optimizer = optax.adamw(schedule, weight_decay=config.weight_decay)
-    opt_state = optimizer.init(params)
 
-    def loss_fn(params, x, y, key):
-        logits = model.apply(params, x, train=True, rngs={"dropout": key})
-        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+    def loss_fn(params, batch, key):
+        logits = model.apply(params, batch["image"], train=True, rngs={"dropout": key})
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"]).mean()
+        accuracy = jnp.mean(jnp.argmax(logits, axis=-1) == batch["label"])
+        return loss, {"accuracy": accuracy}
 
-    @jax.jit
-    def step(params, opt_state, x, y, key):
-        grads = jax.grad(loss_fn)(params, x, y, key)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state
-
-    shuffle_rng = np.random.default_rng(seed)
-    for epoch in range(config.num_epochs):
-        order = shuffle_rng.permutation(n)[: steps_per_epoch * batch_size]
-        for i, batch in enumerate(order.reshape(steps_per_epoch, batch_size)):
-            key = jax.random.fold_in(dropout_key, epoch * steps_per_epoch + i)
-            params, opt_state = step(params, opt_state, images[batch], labels[batch], key)
-    return params
-
-
-def _write_atomically(path: str, data: bytes) -> None:
-    directory = os.path.dirname(path)
-    with tempfile.NamedTemporaryFile(dir=directory, prefix=".tmp-", delete=False) as f:
-        f.write(data)
-        tmp_path = f.name
-    os.replace(tmp_path, path)
+    state, _ = fit(
+        create_train_state(params, tx),
+        make_train_step(loss_fn, tx, ema_decay=0.0),  # the raw parameters are used
+        ArrayBatches({"image": images, "label": labels}, batch_size=batch_size, seed=seed),
+        train_key,
+        num_steps=num_steps,
+        workdir=workdir,
+        checkpoint_every=None,
+        log_every=max(1, n // batch_size),
+        progress=False,
+    )
+    return jax.device_get(state.params)
 
 
 def _read_meta(path: str) -> dict | None:
@@ -253,10 +257,12 @@ def load_or_train(
     """Loads the cached classifier for this data/seed/config, or trains and caches one.
 
     Training is deterministic given the seed: by default 15 epochs of a small CNN,
-    a few seconds on CPU for the 8x8 sklearn digits.
+    a few seconds on CPU for the 8x8 sklearn digits. In a multi-process job every process
+    must call this (training is data-parallel over all devices); only process 0 writes the
+    cache.
 
     Args:
-      cache_dir: directory for params.msgpack and meta.json (created if needed).
+      cache_dir: directory for params.msgpack, meta.json and training/ (created if needed).
       train_images: (N, H, W, C) images scaled to [-1, 1].
       train_labels: (N,) integer labels in [0, config.num_classes).
       test_images: optional held-out images; their accuracy is put in meta["test_accuracy"]
@@ -303,17 +309,20 @@ def load_or_train(
         with open(params_path, "rb") as f:
             params = flax.serialization.from_bytes(template, f.read())
     else:
-        params = _train(config, train_images, train_labels, seed)
+        # One training directory per cache key: a run with other data, seed or config never
+        # resumes from this one's checkpoint.
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+        workdir = os.path.join(cache_dir, TRAINING_SUBDIR, digest)
+        params = _train(config, train_images, train_labels, seed, workdir)
         meta = {"key": key, "test_accuracy": None}
     extractor = DigitsFeatureExtractor(config, params, image_shape, meta)
     if test_images is not None:
         extractor.meta["test_accuracy"] = extractor.accuracy(test_images, test_labels)
     if not cached:
         extractor.meta["train_accuracy"] = extractor.accuracy(train_images, train_labels)
-        os.makedirs(cache_dir, exist_ok=True)
-        # Parameters first: meta.json is what marks the cache as complete.
-        _write_atomically(params_path, flax.serialization.to_bytes(params))
-        _write_atomically(meta_path, json.dumps(extractor.meta, indent=2).encode())
+        # Process 0 only. Parameters first: meta.json is what marks the cache as complete.
+        write_bytes(params_path, flax.serialization.to_bytes(params))
+        write_json(meta_path, extractor.meta)
     return extractor
 
 

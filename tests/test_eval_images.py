@@ -4,7 +4,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from gendiff.metrics import grid_image_size, save_image_grid, save_scatter
+from gendiff.eval import grid_image_size, save_image_grid, save_scatter
 
 
 def test_grid_png_holds_the_upscaled_images_pixel_for_pixel(tmp_path):

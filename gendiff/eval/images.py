@@ -1,14 +1,24 @@
-"""PNG writers for sample grids and 2-D scatter plots (matplotlib, no pyplot state)."""
+"""PNG writers for sample grids and 2-D scatter plots (matplotlib, no pyplot state).
+
+matplotlib is imported when a PNG is drawn, not when this module is imported. Files are
+written by process 0 only, atomically (see :func:`gendiff.eval.io.write_atomically`); the
+other processes check their inputs and return.
+"""
 
 from __future__ import annotations
 
 import math
 import os
+from typing import TYPE_CHECKING
 
+import jax
 import numpy as np
-from matplotlib.figure import Figure
 
+from gendiff.eval.io import write_atomically
 from gendiff.metrics._validation import check_finite, check_rank
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 MIN_CELL_PIXELS = 32  # images are upscaled (nearest neighbour) to at least this size
 PAD_PIXELS = 2  # gap between and around the cells
@@ -56,17 +66,30 @@ def _grid_canvas(images: np.ndarray, ncol: int) -> np.ndarray:
     return canvas
 
 
-def _save_figure(fig: Figure, path: str | os.PathLike) -> None:
-    directory = os.path.dirname(os.fspath(path))
-    if directory:
-        os.makedirs(directory, exist_ok=True)
-    fig.savefig(path, dpi=DPI, format="png")
+def save_figure(path: str | os.PathLike, fig: Figure, dpi: int = DPI) -> bool:
+    """Writes a matplotlib ``Figure`` as a PNG, atomically, on process 0 only.
+
+    Args:
+      path: output file (parent directories are created).
+      fig: the figure (a ``matplotlib.figure.Figure``; no pyplot state is needed).
+      dpi: resolution.
+
+    Returns:
+      True if this process wrote the file (process 0), False otherwise.
+
+    Example:
+      >>> from matplotlib.figure import Figure
+      >>> fig = Figure(figsize=(2, 2)); _ = fig.add_subplot().plot([0, 1], [1, 0])
+      >>> save_figure("/tmp/line.png", fig)
+      True
+    """
+    return write_atomically(path, lambda f: fig.savefig(f, dpi=dpi, format="png"))
 
 
 def save_image_grid(
     path: str | os.PathLike, images, nrow: int | None = None, title: str | None = None
 ) -> None:
-    """Writes images in [-1, 1] as a PNG grid.
+    """Writes images in [-1, 1] as a PNG grid (process 0 only).
 
     Values are clipped to [-1, 1] and mapped to [0, 1]; grayscale images (C = 1)
     are shown in grey levels. Images are upscaled by an integer factor (nearest
@@ -92,6 +115,10 @@ def save_image_grid(
     if nrow is not None and nrow < 1:
         raise ValueError(f"nrow must be a positive integer, got {nrow}.")
     check_finite("images", images)
+    if jax.process_index() != 0:  # only process 0 writes files
+        return
+    from matplotlib.figure import Figure
+
     # [-1, 1] -> [0, 1]; grey images become RGB with equal channels.
     rgb = np.broadcast_to((np.clip(images, -1.0, 1.0) + 1.0) / 2.0, (n, h, w, 3))
     canvas = _grid_canvas(rgb, nrow or math.ceil(math.sqrt(n)))
@@ -111,11 +138,11 @@ def save_image_grid(
             va="center",
             fontsize=9,
         )
-    _save_figure(fig, path)
+    save_figure(path, fig)
 
 
 def save_scatter(path: str | os.PathLike, points, reference=None, title: str | None = None) -> None:
-    """Writes a 500 x 500 PNG scatter plot of 2-D samples over optional reference points.
+    """Writes a 500 x 500 PNG scatter of 2-D samples over reference points (process 0 only).
 
     Args:
       path: output file (parent directories are created).
@@ -131,14 +158,19 @@ def save_scatter(path: str | os.PathLike, points, reference=None, title: str | N
     if points.shape[1] != 2:
         raise ValueError(f"points must have shape (num_points, 2), got {points.shape}.")
     check_finite("points", points)
-    fig = Figure(figsize=(5, 5), dpi=DPI)
-    ax = fig.add_subplot()
     if reference is not None:
         check_rank("reference", reference, 2, "(num_points, 2)")
         reference = np.asarray(reference, dtype=np.float32)
         if reference.shape[1] != 2:
             raise ValueError(f"reference must have shape (num_points, 2), got {reference.shape}.")
         check_finite("reference", reference)
+    if jax.process_index() != 0:  # only process 0 writes files
+        return
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5, 5), dpi=DPI)
+    ax = fig.add_subplot()
+    if reference is not None:
         ax.scatter(reference[:, 0], reference[:, 1], s=3, c="0.75", label="reference", linewidths=0)
     ax.scatter(points[:, 0], points[:, 1], s=3, c="tab:blue", label="samples", linewidths=0)
     ax.set_aspect("equal", adjustable="datalim")
@@ -146,4 +178,4 @@ def save_scatter(path: str | os.PathLike, points, reference=None, title: str | N
         ax.legend(loc="upper right", markerscale=3)
     if title is not None:
         ax.set_title(title)
-    _save_figure(fig, path)
+    save_figure(path, fig)

@@ -1,0 +1,79 @@
+"""Evaluation that needs networks or files: the sample-quality scorer, FD-digits, PNGs, writing.
+
+- :class:`SampleScorer` (``quality``): the one sample-quality scorer (FD in classifier
+  features, SWD and MMD, classifier accuracy), always with its floor and noise values.
+- ``digits_fd``: the FD-digits feature classifier, trained through ``gendiff.train.fit``
+  and cached (:func:`load_or_train`, :class:`DigitsFeatureExtractor`, :func:`fd_digits`).
+- ``images``: PNG grids of images and scatter plots of points (matplotlib, imported lazily).
+- ``io``: the one atomic file writer, which writes on process 0 only.
+
+The pure distances themselves live in :mod:`gendiff.metrics`. Names are loaded on first use,
+so ``from gendiff.eval import write_json`` does not import Flax, optax or orbax.
+
+Example:
+  >>> from gendiff import eval as evaluation
+  >>> evaluation.NUM_SAMPLES
+  1000
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+_EXPORTS = {
+    "ClassifierConfig": "digits_fd",
+    "DigitsFeatureExtractor": "digits_fd",
+    "fd_digits": "digits_fd",
+    "load_or_train": "digits_fd",
+    "grid_image_size": "images",
+    "save_figure": "images",
+    "save_image_grid": "images",
+    "save_scatter": "images",
+    "write_atomically": "io",
+    "write_bytes": "io",
+    "write_json": "io",
+    "NUM_SAMPLES": "quality",
+    "SampleScorer": "quality",
+}
+
+__all__ = [
+    "NUM_SAMPLES",
+    "ClassifierConfig",
+    "DigitsFeatureExtractor",
+    "SampleScorer",
+    "fd_digits",
+    "grid_image_size",
+    "load_or_train",
+    "save_figure",
+    "save_image_grid",
+    "save_scatter",
+    "write_atomically",
+    "write_bytes",
+    "write_json",
+]
+assert sorted(__all__) == sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:
+    from gendiff.eval.digits_fd import (
+        ClassifierConfig,
+        DigitsFeatureExtractor,
+        fd_digits,
+        load_or_train,
+    )
+    from gendiff.eval.images import grid_image_size, save_figure, save_image_grid, save_scatter
+    from gendiff.eval.io import write_atomically, write_bytes, write_json
+    from gendiff.eval.quality import NUM_SAMPLES, SampleScorer
