@@ -210,16 +210,17 @@ def logged_losses(workdir) -> list[float]:
     return [r["loss"] for r in records]
 
 
-def assert_loss_fell(workdir, margin: float, last: int = 5) -> None:
-    """The mean of the last ``last`` logged losses is below the first one by ``margin``.
+def assert_loss_fell(workdir, margin: float = 0.0, factor: float = 1.0, last: int = 5) -> None:
+    """The mean of the last ``last`` logged losses is below ``factor * first - margin``.
 
-    With ``log_every=1`` the first record is the loss of the untrained network (step 1's loss
-    is computed before its update), the baseline every trained model must beat.
+    With ``log_every=1`` the first record is the loss of the network it started from (step 1's
+    loss is computed before its update): the untrained network, or the teacher a distilled
+    student starts as. It is the baseline every trained model must beat.
     """
     losses = logged_losses(workdir)
     assert len(losses) > last, f"too few logged steps in {workdir}: {losses}"
     final = float(np.mean(losses[-last:]))
-    assert final < losses[0] - margin, (
-        f"{workdir}: loss went from {losses[0]:.4f} (untrained) to {final:.4f} (mean of the last "
-        f"{last}); expected a drop of at least {margin}"
+    assert final < factor * losses[0] - margin, (
+        f"{workdir}: loss went from {losses[0]:.4f} (step 1) to {final:.4f} (mean of the last "
+        f"{last}); expected below {factor} x {losses[0]:.4f} - {margin}"
     )
