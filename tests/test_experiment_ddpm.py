@@ -80,7 +80,7 @@ def test_sigkill_then_rerun_resumes_and_matches_an_uninterrupted_run(tmp_path):
     assert _metrics(killed) == result
     assert result["num_steps"] == NUM_STEPS
     # The baseline is N(0, I) noise scored the same way. Measured on this config: SWD 0.15 vs
-    # 0.32 for noise, MMD^2 0.014 vs 0.058; losses 0.83 at step 10 -> 0.24.
+    # 0.35 for noise, MMD^2 0.014 vs 0.079 (after 500 steps a few samples still diverge: SWD 46).
     assert result["swd"] < 0.75 * result["swd_noise"]
     assert result["mmd"] < 0.5 * result["mmd_noise"]
 
