@@ -96,7 +96,9 @@ def _inverse_activation(name, t, alpha=None):
     raise AssertionError(name)
 
 
-FGAN_CASES = [(n, None) for n in F_DIVERGENCES if n != "alpha"] + [("alpha", a) for a in (-0.5, 0.5, 2.0)]
+FGAN_CASES = [(n, None) for n in F_DIVERGENCES if n != "alpha"] + [
+    ("alpha", a) for a in (-0.5, 0.5, 2.0)
+]
 
 
 @pytest.mark.parametrize("name,alpha", FGAN_CASES, ids=lambda x: str(x))
@@ -115,7 +117,10 @@ def test_fgan_critic_at_its_optimum_estimates_the_divergence_exactly(name, alpha
     rng = np.random.default_rng(1)
     for _ in range(10):
         r, f = _on_samples(v_star + rng.normal(scale=0.3, size=4))
-        assert float(fgan_discriminator_loss(r, f, name, **params)[1]["divergence_estimate"]) <= exact + 1e-12
+        assert (
+            float(fgan_discriminator_loss(r, f, name, **params)[1]["divergence_estimate"])
+            <= exact + 1e-12
+        )
     # Table 6's threshold: the optimal critic calls x real exactly where p(x) > q(x).
     assert float(metrics["real_as_real"]) == pytest.approx(np.mean((P > Q)[REAL_IDX]))
     assert float(metrics["fake_as_real"]) == pytest.approx(np.mean((P > Q)[FAKE_IDX]))
@@ -124,13 +129,29 @@ def test_fgan_critic_at_its_optimum_estimates_the_divergence_exactly(name, alpha
 def test_fgan_gan_entry_is_the_original_gan(x64):
     rng = np.random.default_rng(2)
     real, fake = jnp.asarray(rng.normal(size=6) * 3), jnp.asarray(rng.normal(size=9) * 3)
-    np.testing.assert_allclose(fgan_discriminator_loss(real, fake, "gan")[0], minimax_discriminator_loss(real, fake)[0], rtol=1e-12)
-    np.testing.assert_allclose(fgan_generator_loss(fake, "gan")[0], minimax_generator_loss(fake)[0], rtol=1e-12)
-    np.testing.assert_allclose(fgan_generator_loss(fake, "gan", form="alternative")[0], non_saturating_generator_loss(fake)[0], rtol=1e-12)
+    np.testing.assert_allclose(
+        fgan_discriminator_loss(real, fake, "gan")[0],
+        minimax_discriminator_loss(real, fake)[0],
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        fgan_generator_loss(fake, "gan")[0], minimax_generator_loss(fake)[0], rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        fgan_generator_loss(fake, "gan", form="alternative")[0],
+        non_saturating_generator_loss(fake)[0],
+        rtol=1e-12,
+    )
     # The minimax f-GAN generator loss is -E_Q f*(g_f(V)) and the alternative -E_Q g_f(V).
     e = get_f_divergence("kl")
-    np.testing.assert_allclose(fgan_generator_loss(fake, "kl")[0], -jnp.mean(jnp.exp(fake - 1.0)), rtol=1e-12)
-    np.testing.assert_allclose(fgan_generator_loss(fake, "kl", form="alternative")[0], -jnp.mean(e.activation(fake)), rtol=1e-12)
+    np.testing.assert_allclose(
+        fgan_generator_loss(fake, "kl")[0], -jnp.mean(jnp.exp(fake - 1.0)), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        fgan_generator_loss(fake, "kl", form="alternative")[0],
+        -jnp.mean(e.activation(fake)),
+        rtol=1e-12,
+    )
 
 
 def test_saturating_generator_gradient_vanishes_where_the_non_saturating_one_does_not():
@@ -162,10 +183,16 @@ def test_losses_match_their_formulas(x64):
     rng = np.random.default_rng(3)
     r, f = rng.normal(size=(7, 1)) * 2, rng.normal(size=(5, 1)) * 2
     loss, m = minimax_discriminator_loss(r, f)
-    assert float(loss) == pytest.approx(-np.mean(np.log(_sigmoid(r))) - np.mean(np.log(1 - _sigmoid(f))), rel=1e-12)
+    assert float(loss) == pytest.approx(
+        -np.mean(np.log(_sigmoid(r))) - np.mean(np.log(1 - _sigmoid(f))), rel=1e-12
+    )
     assert float(m["d_fake"]) == pytest.approx(np.mean(_sigmoid(f)), rel=1e-12)
-    assert float(minimax_generator_loss(f)[0]) == pytest.approx(np.mean(np.log(1 - _sigmoid(f))), rel=1e-12)
-    assert float(non_saturating_generator_loss(f)[0]) == pytest.approx(-np.mean(np.log(_sigmoid(f))), rel=1e-12)
+    assert float(minimax_generator_loss(f)[0]) == pytest.approx(
+        np.mean(np.log(1 - _sigmoid(f))), rel=1e-12
+    )
+    assert float(non_saturating_generator_loss(f)[0]) == pytest.approx(
+        -np.mean(np.log(_sigmoid(f))), rel=1e-12
+    )
     loss, m = wasserstein_critic_loss(r, f)
     assert float(m["wasserstein_estimate"]) == pytest.approx(r.mean() - f.mean(), rel=1e-12)
     assert float(loss) == pytest.approx(f.mean() - r.mean(), rel=1e-12)
@@ -174,8 +201,12 @@ def test_losses_match_their_formulas(x64):
     assert float(hinge_discriminator_loss(r, f)[0]) == pytest.approx(hinge, rel=1e-12)
     assert float(hinge_generator_loss(f)[0]) == pytest.approx(-f.mean(), rel=1e-12)
     ls = 0.5 * np.mean((r - 1) ** 2) + 0.5 * np.mean((f + 1) ** 2)
-    assert float(least_squares_discriminator_loss(r, f, a=-1.0, b=1.0)[0]) == pytest.approx(ls, rel=1e-12)
-    assert float(least_squares_generator_loss(f, c=0.0)[0]) == pytest.approx(0.5 * np.mean(f**2), rel=1e-12)
+    assert float(least_squares_discriminator_loss(r, f, a=-1.0, b=1.0)[0]) == pytest.approx(
+        ls, rel=1e-12
+    )
+    assert float(least_squares_generator_loss(f, c=0.0)[0]) == pytest.approx(
+        0.5 * np.mean(f**2), rel=1e-12
+    )
     # Logits far out stay finite (softplus form, no log(0)).
     loss, _ = minimax_discriminator_loss(jnp.array([-200.0]), jnp.array([200.0]))
     assert float(loss) == pytest.approx(400.0)
@@ -186,7 +217,9 @@ def _all_pairs():
         yield name, ({"alpha": 0.5} if name == "fgan_alpha" else {})
 
 
-@pytest.mark.parametrize("name,params", list(_all_pairs()), ids=lambda x: x if isinstance(x, str) else "")
+@pytest.mark.parametrize(
+    "name,params", list(_all_pairs()), ids=lambda x: x if isinstance(x, str) else ""
+)
 def test_registry_pairs_return_a_scalar_and_metrics_and_jit(name, params):
     pair = get_gan_loss(name, **params)
     real, fake = jnp.linspace(-1.0, 2.0, 6)[:, None], jnp.linspace(-2.0, 0.5, 4)[:, None]
@@ -194,7 +227,9 @@ def test_registry_pairs_return_a_scalar_and_metrics_and_jit(name, params):
         assert loss.shape == () and bool(jnp.isfinite(loss))
         assert float(metrics["loss"]) == float(loss)
     jitted = jax.jit(lambda r, f: (pair.discriminator(r, f)[0], pair.generator(f)[0]))(real, fake)
-    np.testing.assert_allclose(jitted, (pair.discriminator(real, fake)[0], pair.generator(fake)[0]), rtol=1e-6)
+    np.testing.assert_allclose(
+        jitted, (pair.discriminator(real, fake)[0], pair.generator(fake)[0]), rtol=1e-6
+    )
     grads = jax.grad(lambda f: pair.discriminator(real, f)[0] + pair.generator(f)[0])(fake)
     assert bool(jnp.all(jnp.isfinite(grads)))
     assert pair.requires_lipschitz == (name == "wasserstein")
@@ -207,7 +242,9 @@ def test_registry_covers_every_f_divergence_and_the_classic_losses():
 
 
 def test_bad_names_parameters_and_shapes_give_clear_errors():
-    with pytest.raises(ValueError, match=r"unknown GAN loss 'wgan'; expected one of \[.*'wasserstein'"):
+    with pytest.raises(
+        ValueError, match=r"unknown GAN loss 'wgan'; expected one of \[.*'wasserstein'"
+    ):
         get_gan_loss("wgan")
     with pytest.raises(ValueError, match="factory"):
         get_gan_loss("fgan_alpha")
@@ -217,7 +254,9 @@ def test_bad_names_parameters_and_shapes_give_clear_errors():
         get_gan_loss("fgan_kl", form="nonsaturating")
     with pytest.raises(ValueError, match="unknown f-divergence 'kll'"):
         fgan_discriminator_loss(jnp.zeros(2), jnp.zeros(2), "kll")
-    with pytest.raises(ValueError, match=r"same shape after the batch axis, got real \(8, 1\) and fake \(8, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"same shape after the batch axis, got real \(8, 1\) and fake \(8, 2\)"
+    ):
         minimax_discriminator_loss(jnp.zeros((8, 1)), jnp.zeros((8, 2)))
     with pytest.raises(ValueError, match="batch axis"):
         hinge_generator_loss(jnp.asarray(1.0))
@@ -226,12 +265,17 @@ def test_bad_names_parameters_and_shapes_give_clear_errors():
 # --- regularisers -------------------------------------------------------------------------------
 def test_clip_weights_clips_floating_leaves_after_an_update():
     params = {
-        "dense": {"kernel": jnp.array([[-0.5, 0.003], [0.02, -0.01]]), "bias": jnp.array([0.2], jnp.bfloat16)},
+        "dense": {
+            "kernel": jnp.array([[-0.5, 0.003], [0.02, -0.01]]),
+            "bias": jnp.array([0.2], jnp.bfloat16),
+        },
         "step": jnp.array(7, jnp.int32),
     }
     clipped = clip_weights(params, 0.01)
     assert jax.tree.structure(clipped) == jax.tree.structure(params)
-    np.testing.assert_allclose(clipped["dense"]["kernel"], [[-0.01, 0.003], [0.01, -0.01]], rtol=1e-6)
+    np.testing.assert_allclose(
+        clipped["dense"]["kernel"], [[-0.01, 0.003], [0.01, -0.01]], rtol=1e-6
+    )
     assert clipped["dense"]["bias"].dtype == jnp.bfloat16
     assert float(clipped["dense"]["bias"][0]) == pytest.approx(0.01, rel=1e-2)
     assert int(clipped["step"]) == 7
@@ -299,7 +343,9 @@ def test_penalties_bad_input():
     critic = lambda x: jnp.sum(x, axis=-1)
     with pytest.raises(ValueError, match=r"same shape \(batch, ...\), got \(4, 2\) and \(3, 2\)"):
         gradient_penalty(jax.random.key(0), critic, jnp.ones((4, 2)), jnp.ones((3, 2)))
-    with pytest.raises(ValueError, match=r"critic_fn must return shape \(4,\) or \(4, 1\), got \(4, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"critic_fn must return shape \(4,\) or \(4, 1\), got \(4, 2\)"
+    ):
         r1_penalty(lambda x: x, jnp.ones((4, 2)))
 
 
@@ -310,7 +356,9 @@ def test_pack_concatenates_consecutive_samples_along_channels():
     assert packed.shape == (2, 4, 4, 9)
     np.testing.assert_array_equal(packed[1], jnp.concatenate([x[3], x[4], x[5]], axis=-1))
     vectors = jnp.arange(12.0).reshape(6, 2)
-    np.testing.assert_array_equal(pack(vectors, 2), jnp.concatenate([vectors[0::2], vectors[1::2]], axis=-1))
+    np.testing.assert_array_equal(
+        pack(vectors, 2), jnp.concatenate([vectors[0::2], vectors[1::2]], axis=-1)
+    )
     np.testing.assert_array_equal(pack(vectors, 1), vectors)
     with pytest.raises(ValueError, match="batch size 6 must be a multiple of m = 4"):
         pack(vectors, 4)

@@ -164,9 +164,7 @@ JS_UNNORMALIZED = FDivergence(
     name="js_unnormalized",
     f=lambda u: _xlogx(u) - (u + 1.0) * jnp.log((u + 1.0) / 2.0),
     f_prime=lambda u: jnp.log(2.0 * u / (u + 1.0)),
-    conjugate=lambda t: _outside(
-        t, t < LOG2, -jnp.log(2.0 - jnp.exp(jnp.where(t < LOG2, t, 0.0)))
-    ),
+    conjugate=lambda t: _outside(t, t < LOG2, -jnp.log(2.0 - jnp.exp(jnp.where(t < LOG2, t, 0.0)))),
     activation=lambda v: LOG2 - jax.nn.softplus(-v),
     conjugate_of_activation=lambda v: jax.nn.softplus(v) - LOG2,
     domain=(-INF, LOG2),
@@ -382,7 +380,9 @@ def get_f_divergence(divergence: str | FDivergence, **params) -> FDivergence:
     entry = F_DIVERGENCES[divergence]
     if isinstance(entry, FDivergence):
         if params:
-            raise ValueError(f"f-divergence {divergence!r} takes no parameters, got {sorted(params)}.")
+            raise ValueError(
+                f"f-divergence {divergence!r} takes no parameters, got {sorted(params)}."
+            )
         return entry
     try:
         return entry(**params)

@@ -7,6 +7,8 @@ variances (..., d) and sum over the last axis.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -59,7 +61,11 @@ def gaussian_kl(mean_p, cov_p, mean_q, cov_q) -> jax.Array:
       0.806853
     """
     _check_pair(mean_p, cov_p, mean_q, cov_q, diagonal=False)
-    mean_p, cov_p, mean_q, cov_q = map(as_float, (mean_p, cov_p, mean_q, cov_q))
+    return _gaussian_kl(*map(as_float, (mean_p, cov_p, mean_q, cov_q)))
+
+
+@jax.jit
+def _gaussian_kl(mean_p, cov_p, mean_q, cov_q):
     d = mean_p.shape[-1]
     L_p = jnp.linalg.cholesky(cov_p)
     L_q = jnp.linalg.cholesky(cov_q)
@@ -92,7 +98,11 @@ def gaussian_kl_diag(mean_p, var_p, mean_q, var_q) -> jax.Array:
       0.806853
     """
     _check_pair(mean_p, var_p, mean_q, var_q, diagonal=True)
-    mean_p, var_p, mean_q, var_q = map(as_float, (mean_p, var_p, mean_q, var_q))
+    return _gaussian_kl_diag(*map(as_float, (mean_p, var_p, mean_q, var_q)))
+
+
+@jax.jit
+def _gaussian_kl_diag(mean_p, var_p, mean_q, var_q):
     ratio = var_p / var_q
     return 0.5 * jnp.sum(ratio + (mean_p - mean_q) ** 2 / var_q - 1.0 - jnp.log(ratio), axis=-1)
 
@@ -123,7 +133,11 @@ def gaussian_w2(mean_p, cov_p, mean_q, cov_q, *, squared: bool = False) -> jax.A
       2.0
     """
     _check_pair(mean_p, cov_p, mean_q, cov_q, diagonal=False)
-    mean_p, cov_p, mean_q, cov_q = map(as_float, (mean_p, cov_p, mean_q, cov_q))
+    return _gaussian_w2(*map(as_float, (mean_p, cov_p, mean_q, cov_q)), squared)
+
+
+@functools.partial(jax.jit, static_argnums=4)
+def _gaussian_w2(mean_p, cov_p, mean_q, cov_q, squared):
     L_p = jnp.linalg.cholesky(cov_p)
     L_q = jnp.linalg.cholesky(cov_q)
     B = jnp.swapaxes(L_q, -1, -2) @ L_p
@@ -151,7 +165,11 @@ def gaussian_w2_diag(mean_p, var_p, mean_q, var_q, *, squared: bool = False) -> 
       1.414214
     """
     _check_pair(mean_p, var_p, mean_q, var_q, diagonal=True)
-    mean_p, var_p, mean_q, var_q = map(as_float, (mean_p, var_p, mean_q, var_q))
+    return _gaussian_w2_diag(*map(as_float, (mean_p, var_p, mean_q, var_q)), squared)
+
+
+@functools.partial(jax.jit, static_argnums=4)
+def _gaussian_w2_diag(mean_p, var_p, mean_q, var_q, squared):
     w2_sq = jnp.sum((mean_p - mean_q) ** 2 + (safe_sqrt(var_p) - safe_sqrt(var_q)) ** 2, axis=-1)
     return w2_sq if squared else safe_sqrt(w2_sq)
 
@@ -190,8 +208,13 @@ def gaussian_js_1d(mean_p, std_p, mean_q, std_q, *, num_points: int = 2001) -> j
     mean_p, std_p, mean_q, std_q = jnp.broadcast_arrays(
         *map(as_float, (mean_p, std_p, mean_q, std_q))
     )
+    return _gaussian_js_1d(mean_p, std_p, mean_q, std_q, int(num_points))
+
+
+@functools.partial(jax.jit, static_argnums=4)
+def _gaussian_js_1d(mean_p, std_p, mean_q, std_q, num_points):
     dtype = mean_p.dtype
-    z = np.linspace(-12.0, 12.0, int(num_points))
+    z = np.linspace(-12.0, 12.0, num_points)
     w = np.exp(-0.5 * z**2)
     w = w / w.sum()  # phi(z) dz, normalised so that constants integrate exactly
     z, w = jnp.asarray(z, dtype), jnp.asarray(w, dtype)
@@ -206,5 +229,7 @@ def gaussian_js_1d(mean_p, std_p, mean_q, std_q, *, num_points: int = 2001) -> j
         log_ratio = log_normal(x, m_b, s_b) - log_normal(x, m_a, s_a)
         return jnp.sum(w * (log2 - jax.nn.softplus(log_ratio)), axis=-1)
 
-    js = 0.5 * half_term(mean_p, std_p, mean_q, std_q) + 0.5 * half_term(mean_q, std_q, mean_p, std_p)
+    js = 0.5 * half_term(mean_p, std_p, mean_q, std_q) + 0.5 * half_term(
+        mean_q, std_q, mean_p, std_p
+    )
     return jnp.maximum(js, 0.0)  # round-off below 0 when p = q
