@@ -91,7 +91,7 @@ def test_catalog_c2_kl_js_tv_of_half_half_vs_nine_one():
     tv = float(tv_distance(p, q))
     assert js == pytest.approx(0.101749, abs=1e-6)
     assert tv == pytest.approx(0.4, abs=1e-7)
-    assert js <= 0.5 * float(jnp.sum(jnp.abs(p - q)))  # F4:107, JS <= 1/2 ||p - q||_1
+    assert js <= 0.5 * float(jnp.sum(jnp.abs(p - q)))  # F4:109, JS <= 1/2 ||p - q||_1
     assert js <= LN2 * tv  # the sharper bound (Lin 1991)
 
 
@@ -675,7 +675,7 @@ def test_fisher_divergence_of_two_gaussians_matches_closed_form(x64):
     c1, c0 = 1 / s2**2 - 1 / s1**2, m1 / s1**2 - m2 / s2**2
     expected = (c1 * m1 + c0) ** 2 + c1**2 * s1**2
     assert float(fisher_divergence(score_p, score_q, x)) == pytest.approx(expected, rel=1e-2)
-    # The standard form is >= 0; the notes' E||s_p||^2 - E||s_q||^2 (F4:90) is negative here.
+    # The standard form is >= 0; the notes' E||s_p||^2 - E||s_q||^2 (F4:91) is negative here.
     notes = float(jnp.mean(score_p(x) ** 2 - score_q(x) ** 2))
     assert notes < 0 < float(fisher_divergence(score_p, score_q, x))
     assert float(fisher_divergence(score_p, score_p, x)) == 0.0

@@ -70,7 +70,7 @@ def js_divergence(
       validate: check that concrete probabilities are non-negative and sum to 1.
       normalization: "mean" (default) for the standard JS above, at most ln 2; "sum" for
         KL(P || M) + KL(Q || M) = 2 JS, at most 2 ln 2, which is what the generator
-        -(u + 1) log((1 + u) / 2) + u log u of the lecture notes (F0:189) and of Nowozin et al.
+        -(u + 1) log((1 + u) / 2) + u log u of the lecture notes (F0:190) and of Nowozin et al.
         (2016, Table 2) integrates to.
 
     Returns:
@@ -140,7 +140,7 @@ def hellinger_distance(p, q, *, from_logits: bool = False, validate: bool = True
       H in [0, 1], shape (...).
 
     References:
-      Le Cam & Yang, "Asymptotics in Statistics", 2000, section 2.3.
+      Le Cam & Yang, "Asymptotics in Statistics: Some Basic Concepts", 2000.
 
     Example:
       >>> float(hellinger_distance(jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0])))

@@ -17,7 +17,7 @@ Departures from the paper's tables, each deliberate:
   JS = 1/2 KL(P || M) + 1/2 KL(Q || M), M = (P + Q) / 2, whose maximum is ln 2:
   f(u) = 1/2 [u log u - (u + 1) log((u + 1) / 2)]. Table 2 lists the JS value with the 1/2 but
   the generator and conjugate without it, which give 2 JS (as does the generator of the
-  lecture notes, F0:189); ``js_unnormalized`` is that entry, f*(t) = -log(2 - e^t).
+  lecture notes, F0:190); ``js_unnormalized`` is that entry, f*(t) = -log(2 - e^t).
 - ``gan`` keeps the paper's f(u) = u log u - (u + 1) log(u + 1), which has f(1) = -log 4, not
   0: its "divergence" is 2 JS - log 4 and equals -log 4 at P = Q.
 - Conjugates are exact suprema over u >= 0, the domain of the f-divergence. For Pearson chi^2

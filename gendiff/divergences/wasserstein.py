@@ -64,8 +64,8 @@ def wasserstein_1d(x, y, p: float = 1, x_weights=None, y_weights=None) -> jax.Ar
       The scalar W_p (not its p-th power), in the units of x.
 
     References:
-      Villani, "Optimal Transport: Old and New", 2009, remark 2.19 (the 1-D case);
-      Peyre & Cuturi, "Computational Optimal Transport", 2019, section 2.6.
+      Santambrogio, "Optimal Transport for Applied Mathematicians", 2015, chapter 2 (the
+      monotone rearrangement in 1-D); Peyre & Cuturi, "Computational Optimal Transport", 2019.
 
     Example:
       >>> float(wasserstein_1d(jnp.array([0.0, 1.0]), jnp.array([2.0, 3.0])))

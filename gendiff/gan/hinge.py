@@ -24,7 +24,7 @@ def hinge_discriminator_loss(real_outputs, fake_outputs) -> tuple[jax.Array, dic
 
     References:
       Lim & Ye, "Geometric GAN", 2017; Miyato et al., "Spectral normalization for GANs",
-      ICLR 2018, eq. (17).
+      ICLR 2018.
 
     Example:
       >>> float(hinge_discriminator_loss(jnp.array([2.0, 0.5]), jnp.array([-2.0, 0.0]))[0])

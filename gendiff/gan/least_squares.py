@@ -31,7 +31,7 @@ def least_squares_discriminator_loss(
       (loss, metrics): metrics 'loss', 'v_real' and 'v_fake' (mean outputs).
 
     References:
-      Mao et al., "Least Squares Generative Adversarial Networks", ICCV 2017, eq. (2).
+      Mao et al., "Least Squares Generative Adversarial Networks", ICCV 2017.
 
     Example:
       >>> float(least_squares_discriminator_loss(jnp.array([1.0]), jnp.array([1.0]))[0])

@@ -8,7 +8,9 @@ so its loss is E softplus(-V(x_real)) + E softplus(V(x_fake)) (the binary cross-
 logits so it is finite for any output). The generator of the minimax game minimises
 E log(1 - D(G(z))) = -E softplus(V(G(z))) (the *saturating* loss: its gradient vanishes
 when D confidently rejects the samples); the non-saturating generator minimises
--E log D(G(z)) = E softplus(-V(G(z))) instead (Goodfellow et al., section 3; F0:537-545).
+-E log D(G(z)) = E softplus(-V(G(z))) instead (Goodfellow et al., section 3; F0:545).
+The notes' saturating loss L_G = -E log(1 - D(G(z))) (F0:541) has its sign flipped: minimising
+it would push D(G(z)) towards 0, helping the discriminator.
 
 At the optimal discriminator D*(x) = p_data / (p_data + p_G), V(D*, G) = 2 JS(p_data, p_G)
 - log 4 (Goodfellow et al., theorem 1).

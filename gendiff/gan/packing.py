@@ -25,7 +25,7 @@ def pack(x, m: int) -> jax.Array:
 
     References:
       Lin, Khetan, Fanti & Oh, "PacGAN: The power of two samples in generative adversarial
-      networks", NeurIPS 2018, section 3.
+      networks", NeurIPS 2018.
 
     Example:
       >>> pack(jnp.arange(8.0).reshape(4, 2), 2).tolist()

@@ -80,7 +80,8 @@ def gradient_penalty(
       real, fake: samples of one shape (batch, ...).
       target: the gradient norm aimed at (1 for WGAN-GP).
       one_sided: penalise only norms above `target`, E max(0, ||grad|| - target)^2
-        (Gulrajani et al., appendix; Petzka et al. 2018's WGAN-LP).
+        (the alternative Gulrajani et al. discuss in section 4; Petzka et al., "On the
+        regularization of Wasserstein GANs", ICLR 2018).
 
     Returns:
       (penalty, metrics): metrics 'penalty' and 'grad_norm' (mean gradient norm).
@@ -123,7 +124,7 @@ def r1_penalty(critic_fn: CriticFn, real) -> tuple[jax.Array, dict]:
 
     References:
       Mescheder, Geiger & Nowozin, "Which Training Methods for GANs do actually Converge?",
-      ICML 2018, eq. (9).
+      ICML 2018.
 
     Example:
       >>> r1, _ = r1_penalty(lambda x: 0.5 * jnp.sum(x**2, axis=-1), jnp.array([[3.0, 4.0]]))

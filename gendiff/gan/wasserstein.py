@@ -4,8 +4,8 @@ By Kantorovich-Rubinstein duality W1(P, Q) = sup_{||f||_L <= 1} E_P f(x) - E_Q f
 critic maximises E_P f - E_Q f over (approximately) 1-Lipschitz functions and the generator
 minimises -E_Q f(G(z)). The losses alone do not make the critic Lipschitz: pair them with
 weight clipping (``clip_weights``), a gradient penalty (``gradient_penalty``) or spectral
-normalisation. (The notes' "gradient clipping ||grad f|| <= 1", F0:700, clips the optimiser's
-update, which constrains nothing about f.)
+normalisation. (The notes' "gradient clipping ||grad f|| <= 1", F0:703, names the constraint,
+not a device that enforces it: clipping the optimiser's gradients or updates does not.)
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def wasserstein_critic_loss(real_outputs, fake_outputs) -> tuple[jax.Array, dict
       of W1 when f is 1-Lipschitz and optimal).
 
     References:
-      Arjovsky, Chintala & Bottou, "Wasserstein GAN", ICML 2017, eq. (3), algorithm 1.
+      Arjovsky, Chintala & Bottou, "Wasserstein GAN", ICML 2017, algorithm 1.
 
     Example:
       >>> loss, m = wasserstein_critic_loss(jnp.array([2.0, 4.0]), jnp.array([1.0]))
