@@ -2,8 +2,8 @@
 
 Clipping every weight to [-c, c] bounds the critic's Lipschitz constant (crudely) as WGAN
 requires (Arjovsky et al. 2017, algorithm 1, line 7). It acts on the parameters after the
-optimiser step, ``params = clip_weights(optax.apply_updates(params, updates), c)``, and is not
-optax's clipping of the updates or gradients, which would leave the critic unconstrained.
+optimiser step (in training, ``gendiff.train.Player(..., post_update=lambda p: clip_weights(p, c))``),
+and is not optax's clipping of the updates or gradients, which would leave the critic unconstrained.
 """
 
 from __future__ import annotations

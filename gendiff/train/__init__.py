@@ -3,7 +3,7 @@ EMA, optimizer, sharding and multi-host set-up, checkpoints, the workdir lock, m
 
 from gendiff.train.checkpoint import Checkpointer, non_finite_paths
 from gendiff.train.ema import EmaState, EmaTransform, ema, ema_init
-from gendiff.train.fit import fit, initialize_distributed, is_main_process, train
+from gendiff.train.fit import fit, initialize_distributed, is_main_process
 from gendiff.train.lock import WorkdirInUse, WorkdirLock
 from gendiff.train.metrics_log import append_metrics, read_metrics
 from gendiff.train.optim import make_optimizer, make_schedule
@@ -50,5 +50,4 @@ __all__ = [
     "replicate",
     "replicated_sharding",
     "shard_batch",
-    "train",
 ]

@@ -271,30 +271,3 @@ def fit(
                 ckpt.save(done, state, force=True)
     return state, last_metrics
 
-
-class _LocalBatches:
-    """Adapter for :func:`train`: a function that already returns this process's rows."""
-
-    def __init__(self, get_batch, batch_size: int):
-        self.get_batch, self.batch_size = get_batch, batch_size
-
-    def local_batch(self, step: int, rows: slice) -> Any:
-        del rows
-        return self.get_batch(step)
-
-
-def train(state, train_step, get_batch, key, *, num_steps, workdir, checkpoint_every, **kwargs):
-    """Deprecated: :func:`fit` with a per-process ``get_batch(step)``; use :func:`fit`."""
-    mesh = kwargs.get("mesh") or make_mesh()
-    kwargs["mesh"] = mesh
-    size = len(jax.tree.leaves(get_batch(0))[0]) * jax.process_count()
-    return fit(
-        state,
-        train_step,
-        _LocalBatches(get_batch, size),
-        key,
-        num_steps=num_steps,
-        workdir=workdir,
-        checkpoint_every=checkpoint_every,
-        **kwargs,
-    )
