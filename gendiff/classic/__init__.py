@@ -1,0 +1,30 @@
+"""Classic models in pure JAX: Gaussian mixtures and EM, k-means, k-medoids, PCA and
+probabilistic PCA, linear regression, a hand-written backprop MLP, and hidden Markov models."""
+
+from gendiff.classic.gmm import (
+    COVARIANCE_TYPES,
+    GMMParams,
+    gmm_joint_log_prob,
+    gmm_log_prob,
+    gmm_precisions,
+    gmm_sample,
+)
+from gendiff.classic.em import GMMResult, gmm_em
+from gendiff.classic.kmeans import KMeansResult, kmeans, kmeans_plusplus
+from gendiff.classic.kmedoids import KMedoidsResult, kmedoids
+
+__all__ = [
+    "COVARIANCE_TYPES",
+    "GMMParams",
+    "GMMResult",
+    "KMeansResult",
+    "KMedoidsResult",
+    "gmm_em",
+    "gmm_joint_log_prob",
+    "gmm_log_prob",
+    "gmm_precisions",
+    "gmm_sample",
+    "kmeans",
+    "kmeans_plusplus",
+    "kmedoids",
+]
