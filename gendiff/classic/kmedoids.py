@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from gendiff.classic import _checks
-from gendiff.classic.kmeans import _seed, squared_distances
+from gendiff.classic.kmeans import _seed
 
 METRICS = ("euclidean", "sqeuclidean")
 
@@ -41,8 +41,12 @@ class KMedoidsResult(NamedTuple):
 
 
 def pairwise_dissimilarity(x: jax.Array, y: jax.Array, metric: str = "euclidean") -> jax.Array:
-    """(n, m) Euclidean or squared Euclidean distances between the rows of x and y."""
-    d2 = squared_distances(x, y)
+    """(n, m) Euclidean or squared Euclidean distances between the rows of x and y.
+
+    Computed from the differences (not ||x||^2 - 2 x.y + ||y||^2), so a point's distance to itself
+    is exactly 0 and small Euclidean distances keep full relative precision.
+    """
+    d2 = jnp.sum((x[:, None, :] - y[None, :, :]) ** 2, -1)
     return jnp.sqrt(d2) if metric == "euclidean" else d2
 
 
