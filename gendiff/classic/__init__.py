@@ -12,6 +12,8 @@ from gendiff.classic.gmm import (
 from gendiff.classic.em import GMMResult, gmm_em
 from gendiff.classic.kmeans import KMeansResult, kmeans, kmeans_plusplus
 from gendiff.classic.kmedoids import KMedoidsResult, kmedoids
+from gendiff.classic.pca import PCAResult, PPCAParams, pca, ppca, ppca_log_prob
+from gendiff.classic.ppca_em import PPCAEMResult, ppca_em
 
 __all__ = [
     "COVARIANCE_TYPES",
@@ -19,6 +21,9 @@ __all__ = [
     "GMMResult",
     "KMeansResult",
     "KMedoidsResult",
+    "PCAResult",
+    "PPCAEMResult",
+    "PPCAParams",
     "gmm_em",
     "gmm_joint_log_prob",
     "gmm_log_prob",
@@ -27,4 +32,8 @@ __all__ = [
     "kmeans",
     "kmeans_plusplus",
     "kmedoids",
+    "pca",
+    "ppca",
+    "ppca_em",
+    "ppca_log_prob",
 ]
