@@ -14,6 +14,7 @@ from gendiff.classic.kmeans import KMeansResult, kmeans, kmeans_plusplus
 from gendiff.classic.kmedoids import KMedoidsResult, kmedoids
 from gendiff.classic.pca import PCAResult, PPCAParams, pca, ppca, ppca_log_prob
 from gendiff.classic.ppca_em import PPCAEMResult, ppca_em
+from gendiff.classic.regression import LinearFit, lasso, lasso_duality_gap, ols, ridge
 
 __all__ = [
     "COVARIANCE_TYPES",
@@ -21,6 +22,7 @@ __all__ = [
     "GMMResult",
     "KMeansResult",
     "KMedoidsResult",
+    "LinearFit",
     "PCAResult",
     "PPCAEMResult",
     "PPCAParams",
@@ -32,8 +34,12 @@ __all__ = [
     "kmeans",
     "kmeans_plusplus",
     "kmedoids",
+    "lasso",
+    "lasso_duality_gap",
+    "ols",
     "pca",
     "ppca",
     "ppca_em",
     "ppca_log_prob",
+    "ridge",
 ]
