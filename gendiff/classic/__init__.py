@@ -1,6 +1,7 @@
 """Classic models in pure JAX: Gaussian mixtures and EM, k-means, k-medoids, PCA and
 probabilistic PCA, linear regression, a hand-written backprop MLP, and hidden Markov models."""
 
+from gendiff.classic.backprop import mlp_backprop, mlp_forward, mlp_init, mlp_train
 from gendiff.classic.gmm import (
     COVARIANCE_TYPES,
     GMMParams,
@@ -36,6 +37,10 @@ __all__ = [
     "kmedoids",
     "lasso",
     "lasso_duality_gap",
+    "mlp_backprop",
+    "mlp_forward",
+    "mlp_init",
+    "mlp_train",
     "ols",
     "pca",
     "ppca",
