@@ -11,6 +11,14 @@ from gendiff.classic.gmm import (
     gmm_sample,
 )
 from gendiff.classic.em import GMMResult, gmm_em
+from gendiff.classic.hmm import HMMPosterior, hmm_forward_backward, hmm_viterbi
+from gendiff.classic.hmm_em import (
+    BaumWelchResult,
+    HMMParams,
+    baum_welch,
+    hmm_emission_log_prob,
+    hmm_log_prob,
+)
 from gendiff.classic.kmeans import KMeansResult, kmeans, kmeans_plusplus
 from gendiff.classic.kmedoids import KMedoidsResult, kmedoids
 from gendiff.classic.pca import PCAResult, PPCAParams, pca, ppca, ppca_log_prob
@@ -18,20 +26,28 @@ from gendiff.classic.ppca_em import PPCAEMResult, ppca_em
 from gendiff.classic.regression import LinearFit, lasso, lasso_duality_gap, ols, ridge
 
 __all__ = [
+    "BaumWelchResult",
     "COVARIANCE_TYPES",
     "GMMParams",
     "GMMResult",
+    "HMMParams",
+    "HMMPosterior",
     "KMeansResult",
     "KMedoidsResult",
     "LinearFit",
     "PCAResult",
     "PPCAEMResult",
     "PPCAParams",
+    "baum_welch",
     "gmm_em",
     "gmm_joint_log_prob",
     "gmm_log_prob",
     "gmm_precisions",
     "gmm_sample",
+    "hmm_emission_log_prob",
+    "hmm_forward_backward",
+    "hmm_log_prob",
+    "hmm_viterbi",
     "kmeans",
     "kmeans_plusplus",
     "kmedoids",
