@@ -191,11 +191,12 @@ def test_duplicated_points_never_give_nan(covariance_type):
 def test_sample_and_log_prob_agree():
     # Samples of a known mixture: the mean log-density is the negative entropy estimate, and the
     # empirical moments match.
-    params = gmm_lib.gaussian_statistics(
+    params = jax.jit(gmm_lib.gaussian_statistics, static_argnums=(2, 3))(
         jnp.asarray(_data(n=90, seed=9), jnp.float32),
         jax.nn.one_hot(jnp.arange(90) % 3, 3), 1e-6, "full",
     )
-    x, z = classic.gmm_sample(jax.random.key(0), params, 20000, "full")
+    x, z = jax.jit(classic.gmm_sample, static_argnums=(2, 3))(jax.random.key(0), params, 20000,
+                                                               "full")
     np.testing.assert_allclose(np.bincount(np.asarray(z)) / 20000, params.weights, atol=0.015)
     for j in range(3):
         xj = np.asarray(x)[np.asarray(z) == j]

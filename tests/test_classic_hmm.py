@@ -137,9 +137,7 @@ def test_gmm_emissions_with_two_equal_components_follow_the_gaussian_hmm():
         np.testing.assert_allclose(b.params.means[:, 0], a.params.means[:, 0], atol=1e-8)
         np.testing.assert_allclose(b.params.means[:, 1], a.params.means[:, 0], atol=1e-8)
         np.testing.assert_allclose(b.params.transition, a.params.transition, atol=1e-10)
-        # A genuine two-component fit climbs higher than the Gaussian one.
-        c = classic.baum_welch(jax.random.key(3), x, 3, num_mixture_components=2, num_iters=15)
-        assert np.all(np.diff(np.asarray(c.log_likelihoods)) > -1e-9)
+        assert np.all(np.diff(np.asarray(b.log_likelihoods)) > -1e-9)
 
 
 def test_baum_welch_restarts_by_vmap_and_bad_input():

@@ -55,11 +55,11 @@ def test_kmeans_relocates_an_empty_cluster_like_sklearn():
 def test_greedy_kmeans_plusplus_seeds_one_centre_per_blob():
     x, z = _blobs(n=400, seed=3, scale=0.3)
     keys = jax.random.split(jax.random.key(0), 8)
-    _, idx = jax.vmap(lambda k: classic.kmeans_plusplus(k, jnp.asarray(x, jnp.float32), 4))(keys)
+    _, idx = jax.jit(jax.vmap(lambda k: classic.kmeans_plusplus(k, jnp.asarray(x, jnp.float32), 4)))(keys)
     for row in np.asarray(idx):
         assert sorted(z[row]) == [0, 1, 2, 3]
     # Full k-means from k-means++ finds the blob centres, restarts by vmap.
-    res = jax.vmap(lambda k: classic.kmeans(k, jnp.asarray(x, jnp.float32), 4))(keys[:4])
+    res = jax.jit(jax.vmap(lambda k: classic.kmeans(k, jnp.asarray(x, jnp.float32), 4)))(keys[:4])
     for c in np.asarray(res.centres):
         np.testing.assert_allclose(np.sort(c, 0), np.sort(BLOBS, 0), atol=0.1)
 
