@@ -13,8 +13,8 @@ import pytest
 from sklearn.mixture import GaussianMixture
 
 from gendiff import classic
-from gendiff.classic import gmm as gmm_lib
 from gendiff.classic import em as em_lib
+from gendiff.classic import gmm as gmm_lib
 
 TYPES = classic.COVARIANCE_TYPES
 

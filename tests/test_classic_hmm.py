@@ -68,7 +68,6 @@ def test_forward_backward_does_not_underflow_on_long_sequences():
 
 def _sample_hmm(key, params, B, T):
     """Ancestral sampling of B sequences (Gaussian emissions, M = 1)."""
-    K = params.initial.shape[0]
     k0, k1, k2 = jax.random.split(key, 3)
     z0 = jax.random.categorical(k0, jnp.log(params.initial), shape=(B,))
 

@@ -2,6 +2,7 @@
 probabilistic PCA, linear regression, a hand-written backprop MLP, and hidden Markov models."""
 
 from gendiff.classic.backprop import mlp_backprop, mlp_forward, mlp_init, mlp_train
+from gendiff.classic.em import GMMResult, gmm_em
 from gendiff.classic.gmm import (
     COVARIANCE_TYPES,
     GMMParams,
@@ -10,7 +11,6 @@ from gendiff.classic.gmm import (
     gmm_precisions,
     gmm_sample,
 )
-from gendiff.classic.em import GMMResult, gmm_em
 from gendiff.classic.hmm import HMMPosterior, hmm_forward_backward, hmm_viterbi
 from gendiff.classic.hmm_em import (
     BaumWelchResult,

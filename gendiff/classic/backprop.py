@@ -124,10 +124,11 @@ def mlp_backprop(
     cost = 0.5 * jnp.sum(residual**2) / n
     delta = acts[-1][1](z_list[-1]) * residual / n  # delta^L = sigma_L'(z^L) * dC/da^L
     grads = [None] * len(params)
-    for l in reversed(range(len(params))):
-        grads[l] = (a_list[l].T @ delta, jnp.sum(delta, 0))  # a_list[l] is a^{l-1}, the input
-        if l > 0:
-            delta = (delta @ params[l][0].T) * acts[l - 1][1](z_list[l - 1])
+    for layer in reversed(range(len(params))):  # index i holds layer l = i + 1
+        # dC/dW^l = (a^{l-1})^T delta^l: a_list[layer] is a^{l-1}, the layer's input.
+        grads[layer] = (a_list[layer].T @ delta, jnp.sum(delta, 0))
+        if layer > 0:  # delta^{l-1} = (delta^l (W^l)^T) * sigma'(z^{l-1})
+            delta = (delta @ params[layer][0].T) * acts[layer - 1][1](z_list[layer - 1])
     return cost, grads
 
 
