@@ -102,9 +102,8 @@ def test_nfe_counts_every_score_evaluation():
     for solver in ("tsit5", "dopri8"):  # 6 and 13 new evaluations per step
         for i in range(2):
             calls.clear()
-            out = log_likelihood(
-                jax.random.key(0), counting_score_fn, path, x[i : i + 1], solver=solver
-            )
+            run = jax.jit(lambda x: log_likelihood(jax.random.key(0), counting_score_fn, path, x, solver=solver))  # fmt: skip
+            out = run(x[i : i + 1])
             jax.block_until_ready(out)
             jax.effects_barrier()
             assert int(out["nfe"][0]) == len(calls) > 10, solver
@@ -138,12 +137,20 @@ def test_each_example_is_the_same_alone_or_in_a_batch_of_64(x64):
 
 def test_auto_divergence_is_exact_in_low_and_hutchinson_in_high_dimension():
     path = VPPath()
-    for dim, expected in ((3, "exact"), (20, "hutchinson")):
+    for dim, expected, other in ((3, "exact", "hutchinson"), (20, "hutchinson", None)):
         mu, cov, x = _problem(dim, batch=2, mean_scale=0.2, seed=5)
         score_fn, _ = _gaussian(path, mu, cov)
-        run = lambda div: log_likelihood(jax.random.key(1), score_fn, path, x, divergence=div, rtol=1e-4, atol=1e-4)["log_prob"]  # fmt: skip
-        np.testing.assert_array_equal(run("auto"), run(expected))
-    assert not np.allclose(run("exact"), run("hutchinson"), atol=1e-3)
+
+        def run(div):
+            fn = lambda x: log_likelihood(
+                jax.random.key(1), score_fn, path, x, divergence=div, rtol=1e-3, atol=1e-3
+            )["log_prob"]
+            return jax.jit(fn)(x)
+
+        auto = run("auto")
+        np.testing.assert_array_equal(auto, run(expected))
+        if other:  # the two estimates differ, so the equality above picks one
+            assert not np.allclose(auto, run(other), atol=1e-3)
 
 
 def test_a_model_of_any_parameterisation_gives_the_same_likelihood():
