@@ -4,18 +4,25 @@ For each dataset (toy2d two moons, scored by the sliced Wasserstein distance to 
 8x8 digits, scored by the Fréchet distance in digits-classifier features), the benchmark trains
 once and caches under ``--workdir``:
 
-- an eps-prediction network on the VP path (the simple DDPM loss with continuous t), sampled by
-  ancestral DDPM, DDIM (eta = 0), the probability-flow ODE with Euler and RK4, EDM's Heun sampler
-  on Karras's grid and DPM-Solver++(2M);
+- a v-prediction network on the VP path (the simple DDPM loss with continuous t), sampled by
+  every sampler of ``gendiff.samplers.SAMPLERS`` (:data:`DIFFUSION_SAMPLERS`) through its common
+  signature, with ``denoise_final=True``: every sampler returns the model's x_0 prediction at
+  its last time and spends at most NFE evaluations, that last one included;
 - a velocity network on the rectified-flow path (flow matching), sampled with Euler;
 - on the digits, the progressive-distillation run of ``experiments.progressive_distillation``
   (its own teacher, on a cosine discrete path with v-prediction), whose students are sampled at
   the step counts they were distilled for.
 
-Every sampler is run at each NFE in {1, 2, 4, 10, 20, 50, 100, 1000} that it can spend exactly or
-almost: Heun spends 2N - 1 evaluations for N steps (N = (NFE + 1) // 2), RK4 4N (skipped below 4),
-the others one per step. A skipped entry is null. All samplers of one dataset start from the same
-prior draws. Prints one JSON object and writes the same figures to ``--workdir``/samplers.png:
+Every sampler is run at each NFE in {1, 2, 4, 10, 20, 50, 100, 1000} whose budget it accepts (see
+``gendiff.samplers.registry``: e.g. RK4 needs 4 evaluations a step plus the final one); a skipped
+entry is null. The deterministic samplers start from the same prior draws; the stochastic ones
+draw them from the same key. The adaptive ODE solver runs at rtol = atol = 1e-3 (a budget its
+tolerance outgrows fails at run time).
+
+``"sampling_overhead"`` is the time of one jitted DPM-Solver++(2M) run of N steps over N times
+one jitted model call (same batch), for the MLP on toy2d and the tiny U-Net on the digits, with
+freshly initialised parameters (the timing does not depend on them); ``--overhead-only`` measures
+just that. Prints one JSON object and writes the same figures to ``--workdir``/samplers.png:
 
     {"benchmark": "samplers", "nfe": [1, 2, ...], "toy2d": {"metric": "swd", "floor": ...,
      "samplers": {"ddim": [..], ...}}, "digits": {...}, "goals": {...}, ...}
@@ -23,6 +30,7 @@ prior draws. Prints one JSON object and writes the same figures to ``--workdir``
 Usage:
     python -m benchmarks.samplers                         # trains on first use (~25 min on 2 CPU cores)
     python -m benchmarks.samplers --datasets toy2d --nfe 1 10 100
+    python -m benchmarks.samplers --overhead-only          # the sampling-overhead ratios only
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import time
 from typing import Callable
 
 import jax
+import jax.numpy as jnp
 import matplotlib
 import numpy as np
 
@@ -42,7 +51,7 @@ from experiments import common
 from experiments import progressive_distillation as distillation
 from experiments.configs import progressive_distillation as distillation_configs
 from experiments.configs import score_sde as sde_configs
-from gendiff import data, ddim, ddpm, flow_matching, samplers, sde
+from gendiff import data, ddpm, flow_matching, samplers
 from gendiff.eval import NUM_SAMPLES
 from gendiff.paths import RectifiedFlowPath, VPPath
 
@@ -50,39 +59,73 @@ matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # noqa: E402
 
 NFES = (1, 2, 4, 10, 20, 50, 100, 1000)
-DIFFUSION_SAMPLERS = ("ancestral", "ddim", "euler", "heun", "dpm_solver_pp_2m", "rk4")
+DIFFUSION_SAMPLERS = tuple(samplers.SAMPLERS)
+ADAPTIVE_TOLERANCE = 1e-3
 
 
 def diffusion_sampler(name: str, model_fn, path, x_T, nfe: int) -> Callable | None:
-    """``sample(key) -> x`` spending at most ``nfe`` evaluations of the v-prediction ``model_fn``,
-    or None where the sampler cannot. The deterministic samplers start from ``x_T``; the
-    ancestral sampler draws the same x_T from its key (see :func:`prior_draw`)."""
-    shape, v = x_T.shape, {"prediction": "v"}
-    score_fn = sde.score_fn_from_model(path, model_fn, "v")
-    if name == "ancestral":
-        return lambda key: ddpm.ancestral_sample(
-            key, model_fn, path, shape, num_steps=nfe, clip_x0=False, **v
-        )
-    if name == "ddim":
-        return lambda key: ddim.ddim_sample(
-            None, model_fn, path, shape, num_steps=nfe, x_init=x_T, **v
-        )
-    if name in ("euler", "rk4"):
-        num_steps = nfe if name == "euler" else nfe // 4
-        if num_steps < 1:
-            return None
-        return lambda key: sde.solve_probability_flow(
-            x_T, score_fn, path, path.t_max, path.t_min, solver=name, num_steps=num_steps
-        )
-    if name in ("heun", "dpm_solver_pp_2m"):
-        sampler = samplers.SAMPLERS["edm_heun" if name == "heun" else name]
-        return lambda key: sampler(None, model_fn, path, shape, nfe=nfe, x_init=x_T, **v)
-    raise ValueError(f"Unknown sampler {name!r}; expected one of {DIFFUSION_SAMPLERS}.")
+    """``sample(key) -> x`` spending at most ``nfe`` evaluations of the v-prediction ``model_fn``
+    through ``SAMPLERS[name]`` (denoise_final=True), or None where the sampler does not accept
+    that budget. Deterministic samplers start from ``x_T``; stochastic ones draw from the key."""
+    sampler = samplers.SAMPLERS[name]
+    options = {"prediction": "v", "denoise_final": True}
+    if name == "ode_adaptive":
+        options |= {"rtol": ADAPTIVE_TOLERANCE, "atol": ADAPTIVE_TOLERANCE}
+    if name in samplers.DETERMINISTIC:
+        options["x_init"] = x_T
+    try:  # the budget check raises before anything is traced
+        jax.eval_shape(lambda k: sampler(k, model_fn, path, x_T.shape, nfe=nfe, **options), jax.random.key(0))  # fmt: skip
+    except ValueError:
+        return None
+    return lambda key: sampler(key, model_fn, path, x_T.shape, nfe=nfe, **options)
 
 
 def prior_draw(key, path, shape):
-    """The x_T that ``ancestral_sample(key, ...)`` and ``ddim_sample(key, ...)`` start from."""
+    """The x_T the deterministic samplers start from."""
     return path.prior_sample(jax.random.split(key)[0], shape)
+
+
+def _time(fn, *args, repeats: int = 5) -> float:
+    """The best of ``repeats`` wall-clock times of an already compiled ``fn(*args)``, in seconds."""
+    jax.block_until_ready(fn(*args))
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def sampling_overhead(num_steps: int = 20, batch: int = 256) -> dict:
+    """Time of one jitted DPM-Solver++(2M) run of N steps over N times one jitted model call.
+
+    Both use the same network, batch and freshly initialised parameters: the MLP denoiser of the
+    toy2d preset on (batch, 2) points and the tiny U-Net on (batch, 8, 8, 1) digits. A ratio of 1
+    means the sampler adds nothing to the N evaluations it makes.
+    """
+    out = {"num_steps": num_steps, "batch": batch}
+    path = VPPath()
+    for dataset, preset, shape in (("toy2d", "toy2d", (2,)), ("digits", "cpu", (8, 8, 1))):
+        config = sde_configs.get_config(preset)
+        net = common.build_denoiser(config.model, shape)
+        x = jax.random.normal(jax.random.key(0), (batch, *shape))
+        t = jnp.full((batch,), 0.5)
+        params = net.init(jax.random.key(1), x, t)
+        model_fn = functools.partial(net.apply, params)
+        call = jax.jit(model_fn)
+        run = jax.jit(
+            lambda x: samplers.SAMPLERS["dpm_solver_pp_2m"](
+                None, model_fn, path, x.shape, nfe=num_steps, x_init=x, denoise_final=False,
+                prediction="v",
+            )
+        )  # fmt: skip
+        one_call, whole_run = _time(call, x, t), _time(run, x)
+        out[dataset] = {
+            "model_call_ms": 1e3 * one_call,
+            "sampler_run_ms": 1e3 * whole_run,
+            "ratio": whole_run / (num_steps * one_call),
+        }
+    return out
 
 
 def train_model(config, workdir: str, train_ds, loss) -> Callable:
@@ -153,8 +196,8 @@ def run_dataset(dataset: str, args) -> dict:
     )
     curves["flow_matching_euler"] = curve(
         lambda nfe: (
-            lambda key: flow_matching.flow_sample(
-                key, velocity_fn, rf, shape, solver="euler", num_steps=nfe
+            lambda key: samplers.SAMPLERS["ode_euler"](
+                key, velocity_fn, rf, shape, nfe=nfe, prediction="velocity", denoise_final=False
             )
         )
     )
@@ -196,7 +239,11 @@ def goals(record: dict) -> dict:
             continue
         curves = record[dataset]["samplers"]
         reference = curves["ancestral"][nfe.index(1000)]
-        best = min(curves[name][nfe.index(10)] for name in ("heun", "dpm_solver_pp_2m"))
+        best = min(
+            value
+            for name in ("edm_heun", "dpm_solver_pp_2m", "dpm_solver_pp_3m")
+            if (value := curves[name][nfe.index(10)]) is not None
+        )
         out[f"{dataset}_best_fast_solver_10nfe_over_ancestral_1000"] = best / reference
     digits = record.get("digits", {})
     if "4" in digits.get("students", {}):
@@ -230,10 +277,15 @@ def main() -> None:
     parser.add_argument("--num-samples", type=int, default=NUM_SAMPLES)
     parser.add_argument("--train-steps", type=int, default=0, help="0: the presets' step counts")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--overhead-only", action="store_true", help="only sampling_overhead")
     args = parser.parse_args()
 
     start = time.time()
     record = {"benchmark": "samplers", "nfe": args.nfe}
+    record["sampling_overhead"] = sampling_overhead()
+    if args.overhead_only:
+        print(json.dumps(record["sampling_overhead"]))
+        return
     for dataset in args.datasets:
         record[dataset] = run_dataset(dataset, args)
     record["goals"] = goals(record)

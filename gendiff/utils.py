@@ -45,3 +45,19 @@ def mean_over_non_batch(x: jax.Array) -> jax.Array:
 def sum_over_non_batch(x: jax.Array) -> jax.Array:
     """Sum over every axis but the first: (batch, ...) -> (batch,)."""
     return jnp.sum(x, axis=tuple(range(1, x.ndim)))
+
+
+def as_time(t) -> jax.Array:
+    """``t`` as a floating-point array, keeping its dtype when it already has one.
+
+    Python scalars become weakly-typed floats, so they follow the dtype of whatever they meet;
+    integer arrays become the default float dtype. Paths evaluate in this dtype (no forced
+    float32), so float64 times give float64 coefficients when x64 is enabled.
+
+    >>> as_time(jnp.arange(3)).dtype
+    dtype('float32')
+    """
+    t = jnp.asarray(t)
+    if jnp.issubdtype(t.dtype, jnp.floating):
+        return t
+    return t.astype(jnp.result_type(float))

@@ -260,7 +260,7 @@ def test_bad_arguments_are_rejected():
     with pytest.raises(ValueError, match="num_steps must be a positive integer"):
         reflow_pairs(key, zero, path, (2, 2), solver="euler", num_steps=-1)
     with pytest.raises(ValueError, match="Unknown ODE solver"):
-        straightness(zero, path, jnp.zeros((2, 2)), solver="midpoint", num_steps=2)
+        straightness(zero, path, jnp.zeros((2, 2)), solver="ralston", num_steps=2)
     with pytest.raises(ValueError, match="x_init must have shape \\(2, 2\\)"):
         flow_sample(key, zero, path, (2, 2), x_init=jnp.zeros((2, 3)))
     with pytest.raises(ValueError, match="x0 and x1 must have the same shape"):

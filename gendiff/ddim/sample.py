@@ -7,8 +7,8 @@ import jax.numpy as jnp
 
 from gendiff.ddim.respacing import timesteps
 from gendiff.ddim.step import ModelFn, check_eta, ddim_step
-from gendiff.parameterization import check_prediction
 from gendiff.paths.base import GaussianPath
+from gendiff.sampling import check_count, check_prediction, model_x0_eps, state_dtype
 from gendiff.utils import right_broadcast
 
 
@@ -24,6 +24,9 @@ def ddim_sample(
     prediction: str = "eps",
     clip_x0: bool = False,
     x_init: jax.Array | None = None,
+    denoise_final: bool | None = None,
+    rho: float = 7.0,
+    dtype=None,
     **cond,
 ) -> jax.Array:
     """Draws samples with num_steps DDIM steps over the grid of :func:`~gendiff.ddim.timesteps`.
@@ -47,6 +50,10 @@ def ddim_sample(
       prediction: what ``model_fn`` outputs.
       clip_x0: clip the x_0 estimate to [-1, 1] at every step.
       x_init: the state at the first grid time, of the given shape; drawn from the prior if None.
+        Its dtype is the state's.
+      denoise_final: None (end on end_time(path)), True or False (see above).
+      rho: the exponent of the 'karras' spacing.
+      dtype: the state dtype when x_init is None (default float32).
       **cond: conditioning for ``model_fn`` (e.g. ``y=labels``).
 
     Returns:
@@ -58,7 +65,15 @@ def ddim_sample(
     """
     check_prediction(prediction)
     check_eta(eta)
-    ts = timesteps(path, num_steps, spacing)
+    check_count("num_steps", num_steps)
+    dtype = state_dtype(x_init, dtype)
+    t_end, num_grid_steps = None, num_steps
+    if denoise_final is not None:
+        t_end, num_grid_steps = path.t_min, num_steps - int(bool(denoise_final))
+    if num_grid_steps > 0:
+        ts = timesteps(path, num_grid_steps, spacing, t_end=t_end, rho=rho, dtype=dtype)
+    else:  # a single evaluation: the x_0 prediction at t_max
+        ts = jnp.full((1,), path.t_max, dtype)
     batch = shape[0]
     if key is None:
         if x_init is None:
@@ -67,12 +82,12 @@ def ddim_sample(
     else:
         key_init, key_steps = jax.random.split(key)
     if x_init is None:
-        sigma_start = path.sigma(jnp.full((batch,), ts[0]))
-        x = right_broadcast(sigma_start, jnp.zeros(shape)) * jax.random.normal(key_init, shape)
+        z = jax.random.normal(key_init, shape, dtype)
+        x = right_broadcast(path.sigma(jnp.full((batch,), ts[0])), z) * z
     else:
         if tuple(x_init.shape) != tuple(shape):
             raise ValueError(f"x_init must have shape {tuple(shape)}, got {x_init.shape}.")
-        x = x_init
+        x = jnp.asarray(x_init, dtype)
 
     def step(x, inputs):
         i, t, s = inputs
@@ -89,7 +104,10 @@ def ddim_sample(
             clip_x0=clip_x0,
             **cond,
         )
-        return x, None
+        return x.astype(dtype), None
 
-    x, _ = jax.lax.scan(step, x, (jnp.arange(num_steps, 0, -1), ts[:-1], ts[1:]))
+    n = ts.shape[0] - 1
+    x, _ = jax.lax.scan(step, x, (jnp.arange(num_steps, num_steps - n, -1), ts[:-1], ts[1:]))
+    if denoise_final:
+        x = model_x0_eps(model_fn, path, x, ts[-1], prediction, clip_x0, **cond)[0]
     return x

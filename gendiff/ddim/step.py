@@ -22,8 +22,8 @@ import jax
 import jax.numpy as jnp
 
 from gendiff.ddpm.posterior import reverse_variance
-from gendiff.parameterization import to_x0_eps
 from gendiff.paths.base import GaussianPath
+from gendiff.sampling import model_x0_eps
 from gendiff.utils import right_broadcast
 
 ModelFn = Callable[..., jax.Array]
@@ -55,12 +55,7 @@ def predict_x0_eps(
     With ``clip_x0`` the x_0 estimate is clipped to the data range [-1, 1] and eps_hat is
     recomputed from it, so the pair still reproduces x_t.
     """
-    x0, eps = to_x0_eps(path, model_fn(x_t, t, **cond), x_t, t, prediction)
-    if not clip_x0:
-        return x0, eps
-    x0 = jnp.clip(x0, -1.0, 1.0)
-    alpha, sigma = right_broadcast(path.alpha(t), x_t), right_broadcast(path.sigma(t), x_t)
-    return x0, (x_t - alpha * x0) / sigma
+    return model_x0_eps(model_fn, path, x_t, t, prediction, clip_x0, **cond)
 
 
 def ddim_noise_std(path: GaussianPath, s: jax.Array, t: jax.Array, eta) -> jax.Array:
@@ -95,7 +90,7 @@ def ddim_mean(
     check_eta(eta)
     x0, eps = predict_x0_eps(model_fn, path, x_t, t, prediction=prediction, clip_x0=clip_x0, **cond)
     # decay = exp(lambda_t - lambda_s) = alpha_t^2 sigma_s^2 / (alpha_s^2 sigma_t^2)
-    decay = jnp.exp(path.log_snr(t) - path.log_snr(s))
+    decay = jnp.exp(-path.log_snr_gap(s, t))
     eps_coef = path.sigma(s) * jnp.sqrt(1.0 - eta**2 + eta**2 * decay)  # sqrt(sigma_s^2 - c^2)
     return right_broadcast(path.alpha(s), x_t) * x0 + right_broadcast(eps_coef, x_t) * eps
 

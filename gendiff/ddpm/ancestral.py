@@ -8,9 +8,10 @@ import jax
 import jax.numpy as jnp
 
 from gendiff.ddpm.posterior import posterior_mean, reverse_variance
-from gendiff.parameterization import check_prediction, to_x0_eps
 from gendiff.paths.base import GaussianPath
 from gendiff.paths.discrete import DiscreteVPPath
+from gendiff.paths.grid import time_grid
+from gendiff.sampling import check_count, check_prediction, initial_state, model_x0_eps
 from gendiff.utils import right_broadcast
 
 ModelFn = Callable[..., jax.Array]
@@ -27,8 +28,7 @@ def predict_x0(
     **cond,
 ) -> jax.Array:
     """The model's estimate of x_0 at (x_t, t), optionally clipped to the data range [-1, 1]."""
-    x0, _ = to_x0_eps(path, model_fn(x_t, t, **cond), x_t, t, prediction)
-    return jnp.clip(x0, -1.0, 1.0) if clip_x0 else x0
+    return model_x0_eps(model_fn, path, x_t, t, prediction, clip_x0, **cond)[0]
 
 
 def ancestral_step(
@@ -77,16 +77,26 @@ def ancestral_sample(
     variance: str = "small",
     prediction: str = "eps",
     clip_x0: bool = True,
+    x_init: jax.Array | None = None,
+    spacing: str = "time",
+    denoise_final: bool = True,
+    dtype=None,
     **cond,
 ) -> jax.Array:
-    """Draws samples by ancestral sampling from x_1 ~ N(0, sigma_1^2 I) down to x_0.
+    """Draws samples by ancestral sampling from x_{t_max} ~ N(0, sigma_max^2 I) down to the data.
 
-    The time grid is t_i = i / N, i = N..1, with N = T on the discrete DDPM path (the exact
-    sampler of Ho et al.) or ``num_steps`` on any path. The whole loop is one ``lax.scan``, so
-    ``jax.jit(ancestral_sample, static_argnums=(1, 3))`` compiles one program per run.
+    num_steps = N is the number of reverse steps, one model evaluation each. With
+    ``denoise_final`` (the default) the first N - 1 steps sample p(x_s | x_t) on the grid
+    ``time_grid(path, N - 1, spacing)`` from t_max to t_min, and the last step returns the model's
+    x_0 prediction at t_min (the noise-free step to t = 0 of Ho et al.'s Algorithm 2). On a
+    DiscreteVPPath with N = T (the default there) the grid is every step T, ..., 1: the exact
+    sampler of Ho et al. Without ``denoise_final`` all N steps are stochastic, on
+    ``time_grid(path, N, spacing)``, and the result is x at t_min. The whole loop is one
+    ``lax.scan``, so ``jax.jit(ancestral_sample, static_argnums=(1, 3))`` compiles one program.
 
     Args:
-      key: PRNG key; step i uses ``fold_in(key, i)``.
+      key: PRNG key; the step that leaves the i-th last grid time uses ``fold_in(key_2, i)``
+        with (key_1, key_2) = split(key) and key_1 the prior draw's.
       model_fn: ``model_fn(x_t, t, **cond)``.
       path: the Gaussian path the model was trained on.
       shape: (batch, ...) of the samples.
@@ -94,6 +104,10 @@ def ancestral_sample(
       variance: 'small' (beta-tilde) or 'large' (beta).
       prediction: what ``model_fn`` outputs.
       clip_x0: clip predicted x_0 to [-1, 1].
+      x_init: the state at t_max instead of a prior draw (its dtype is the state's).
+      spacing: the grid's spacing (:func:`gendiff.paths.grid.time_grid`), 'time' by default.
+      denoise_final: end with the model's x_0 prediction at t_min (see above).
+      dtype: the state dtype when x_init is None (default float32).
       **cond: conditioning for ``model_fn`` (e.g. ``y=labels``).
 
     Returns:
@@ -109,29 +123,43 @@ def ancestral_sample(
         if not isinstance(path, DiscreteVPPath):
             raise ValueError("num_steps is required for a continuous-time path.")
         num_steps = path.num_steps
-    if num_steps < 1:
-        raise ValueError(f"num_steps must be >= 1, got {num_steps}.")
+    check_count("num_steps", num_steps)
     batch = shape[0]
     key_init, key_steps = jax.random.split(key)
+    x = initial_state(key_init, path, shape, x_init, dtype)
+    num_noisy = num_steps - 1 if denoise_final else num_steps
+    if num_noisy > 0:
+        times = time_grid(path, num_noisy, spacing, dtype=x.dtype)
+    else:
+        times = jnp.full((1,), path.t_max, x.dtype)
 
-    def step(x, i):
-        t = jnp.full((batch,), i / num_steps, jnp.float32)
-        s = jnp.full((batch,), (i - 1) / num_steps, jnp.float32)
+    def step(x, inputs):
+        i, t, s = inputs
         x = ancestral_step(
             jax.random.fold_in(key_steps, i),
             model_fn,
             path,
             x,
-            s,
-            t,
+            jnp.full((batch,), s),
+            jnp.full((batch,), t),
             variance=variance,
             prediction=prediction,
             clip_x0=clip_x0,
-            add_noise=i > 1,
             **cond,
         )
-        return x, None
+        return x.astype(times.dtype), None
 
-    x = path.prior_sample(key_init, shape)
-    x, _ = jax.lax.scan(step, x, jnp.arange(num_steps, 0, -1))
+    # Step indices count down to 1 + denoise_final, as in Algorithm 2 (where step 1 is the last).
+    index = jnp.arange(num_steps, num_steps - num_noisy, -1)
+    x, _ = jax.lax.scan(step, x, (index, times[:-1], times[1:]))
+    if denoise_final:
+        x = predict_x0(
+            model_fn,
+            path,
+            x,
+            jnp.full((batch,), times[-1]),
+            prediction=prediction,
+            clip_x0=clip_x0,
+            **cond,
+        )
     return x

@@ -8,8 +8,9 @@ With alpha_{t|s} = alpha_t / alpha_s and sigma_{t|s}^2 = sigma_t^2 - alpha_{t|s}
 
 For DDPM (s = t - 1 on the discrete path) this is eq. 7 of Ho et al. (2020):
 alpha_{t|s}^2 = alpha_t, sigma_{t|s}^2 = beta_t and var = beta-tilde_t. Both sigma_{t|s}^2 and
-var are computed from the log-SNR, sigma_{t|s}^2 / sigma_t^2 = 1 - exp(lambda_t - lambda_s),
-which avoids the cancellation of the direct difference when beta_t is small.
+var are computed from the log-SNR gap, sigma_{t|s}^2 / sigma_t^2 = 1 - exp(lambda_t - lambda_s),
+with the gap from ``path.log_snr_gap`` (free of cancellation on variance-preserving paths), which
+avoids the cancellation of the direct difference when beta_t is small.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from gendiff.utils import right_broadcast
 
 def transition_variance_ratio(path: GaussianPath, s: jax.Array, t: jax.Array) -> jax.Array:
     """sigma_{t|s}^2 / sigma_t^2 = 1 - exp(lambda_t - lambda_s), shape (batch,)."""
-    return -jnp.expm1(path.log_snr(t) - path.log_snr(s))
+    return -jnp.expm1(-path.log_snr_gap(s, t))
 
 
 def transition_variance(path: GaussianPath, s: jax.Array, t: jax.Array) -> jax.Array:

@@ -7,6 +7,7 @@ from typing import Callable
 import jax
 
 from gendiff.paths.base import GaussianPath
+from gendiff.sampling import initial_state
 from gendiff.sde.ode import solve_ode
 
 ModelFn = Callable[..., jax.Array]
@@ -24,6 +25,7 @@ def flow_sample(
     rtol: float = 1e-5,
     atol: float = 1e-5,
     max_steps: int = 4096,
+    dtype=None,
     **cond,
 ) -> jax.Array:
     """Draws x_1 ~ path.prior_sample and solves dx/dt = v(x, t) from t_max to t_min.
@@ -39,8 +41,10 @@ def flow_sample(
       shape: (batch, ...) of the samples.
       solver: one of gendiff.sde.ode.SOLVERS ('euler', 'heun', 'rk4', 'tsit5', 'dopri5').
       num_steps: steps of a fixed-step solver (>= 1); ignored by the adaptive ones.
-      x_init: the state at t_max to start from instead of a prior sample, of the given shape.
+      x_init: the state at t_max to start from instead of a prior sample, of the given shape
+        (its dtype is the state's).
       rtol, atol, max_steps: the adaptive solvers' tolerances and step budget.
+      dtype: the state dtype when x_init is None (default float32).
       **cond: conditioning passed to ``model_fn``.
 
     Returns:
@@ -49,12 +53,9 @@ def flow_sample(
     Example:
       >>> x = flow_sample(key, model_fn, RectifiedFlowPath(), (64, 2), solver="euler", num_steps=4)
     """
-    if x_init is None:
-        x_init = path.prior_sample(key, shape)
-    elif tuple(x_init.shape) != tuple(shape):
-        raise ValueError(f"x_init must have shape {tuple(shape)}; got {tuple(x_init.shape)}.")
+    x = initial_state(key, path, shape, x_init, dtype)
     return solve_ode(
-        x_init,
+        x,
         model_fn,
         path.t_max,
         path.t_min,

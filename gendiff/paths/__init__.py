@@ -3,6 +3,7 @@
 from gendiff.paths.base import GaussianPath
 from gendiff.paths.continuous import LinearBetaPath, SubVPPath, VEPath, VPPath
 from gendiff.paths.discrete import DiscreteVPPath
+from gendiff.paths.grid import SPACINGS, time_grid
 from gendiff.paths.linear import EDMPath, RectifiedFlowPath
 from gendiff.paths.schedules import cosine_betas, linear_betas, make_betas
 
@@ -18,4 +19,6 @@ __all__ = [
     "linear_betas",
     "cosine_betas",
     "make_betas",
+    "SPACINGS",
+    "time_grid",
 ]

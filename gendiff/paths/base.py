@@ -10,7 +10,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gendiff.utils import right_broadcast
+from gendiff.utils import as_time, right_broadcast
 
 
 class GaussianPath:
@@ -35,11 +35,20 @@ class GaussianPath:
         """lambda(t) = log(alpha^2 / sigma^2)."""
         return 2.0 * (jnp.log(self.alpha(t)) - jnp.log(self.sigma(t)))
 
+    def log_snr_gap(self, s: jax.Array, t: jax.Array) -> jax.Array:
+        """lambda(s) - lambda(t) >= 0 for s < t: the log-SNR gained by a step from t back to s.
+
+        Every transition coefficient of a step (DDPM's beta and beta-tilde, DDIM's noise) is a
+        function of this gap. Here it is the difference of two log-SNRs; variance-preserving paths
+        override it with a form free of cancellation when t is close to s.
+        """
+        return self.log_snr(s) - self.log_snr(t)
+
     def t_from_log_snr(self, log_snr: jax.Array) -> jax.Array:
         """The time t with lambda(t) = log_snr: the inverse of :meth:`log_snr`, elementwise.
 
         The log-SNR decreases strictly in t on every path, so 40 bisection steps on
-        [t_min, t_max] reach float32 resolution; values outside the path's range clip to its ends.
+        [t_min, t_max] reach float32 resolution (64 in float64); values outside the path's range clip to its ends.
         Samplers that step in lambda (DPM-Solver, Karras sigmas) use it to map back to t.
 
         Example:
@@ -47,9 +56,11 @@ class GaussianPath:
           >>> t = jnp.array([0.1, 0.5])
           >>> path.t_from_log_snr(path.log_snr(t))  # ~ [0.1, 0.5]
         """
-        log_snr = jnp.asarray(log_snr, jnp.float32)
+        log_snr = as_time(log_snr)
         lo = jnp.full_like(log_snr, self.t_min)
         hi = jnp.full_like(log_snr, self.t_max)
+        # 2^-40 of [0, 1] is below float32 resolution; float64 needs 2^-60.
+        iterations = 64 if jnp.finfo(log_snr.dtype).bits > 32 else 40
 
         def bisect(_, bounds):
             lo, hi = bounds
@@ -57,15 +68,17 @@ class GaussianPath:
             above = self.log_snr(mid) > log_snr  # the root lies later than mid
             return jnp.where(above, mid, lo), jnp.where(above, hi, mid)
 
-        lo, hi = jax.lax.fori_loop(0, 40, bisect, (lo, hi))
+        lo, hi = jax.lax.fori_loop(0, iterations, bisect, (lo, hi))
         return 0.5 * (lo + hi)
 
     def d_alpha(self, t: jax.Array) -> jax.Array:
         """d alpha / dt, by forward-mode autodiff of the elementwise :meth:`alpha`."""
+        t = as_time(t)
         return jax.jvp(self.alpha, (t,), (jnp.ones_like(t),))[1]
 
     def d_sigma(self, t: jax.Array) -> jax.Array:
         """d sigma / dt, by forward-mode autodiff of the elementwise :meth:`sigma`."""
+        t = as_time(t)
         return jax.jvp(self.sigma, (t,), (jnp.ones_like(t),))[1]
 
     def drift_coeff(self, t: jax.Array) -> jax.Array:
@@ -95,6 +108,22 @@ class GaussianPath:
     def prior_sample(self, key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
         """x_1 ~ N(alpha(1) * 0, sigma(1)^2 I), the distribution samplers start from."""
         t1 = jnp.full((shape[0],), self.t_max, dtype)
-        return right_broadcast(self.sigma(t1), jnp.zeros(shape)) * jax.random.normal(
-            key, shape, dtype
-        )
+        z = jax.random.normal(key, shape, dtype)
+        return (right_broadcast(self.sigma(t1), z) * z).astype(dtype)
+
+
+def vp_log_snr_gap(log_alpha_bar_s: jax.Array, log_ratio: jax.Array) -> jax.Array:
+    """lambda_s - lambda_t of a variance-preserving path (sigma^2 = 1 - alpha^2), s < t.
+
+    With a_s = alpha_s^2 = exp(log_alpha_bar_s) and log_ratio = log(alpha_t^2 / alpha_s^2) <= 0:
+
+      lambda_s - lambda_t = -log_ratio + log(sigma_t^2 / sigma_s^2),
+      sigma_t^2 / sigma_s^2 = 1 + a_s (1 - alpha_t^2 / alpha_s^2) / sigma_s^2,
+
+    a sum of two non-negative terms, each computed with expm1/log1p, so neither the gap nor the
+    transition variance 1 - alpha_t^2 / alpha_s^2 (DDPM's beta for consecutive steps) loses
+    digits to cancellation. At s = 0 (sigma_s = 0) the gap is +inf.
+    """
+    one_minus_ratio = -jnp.expm1(log_ratio)  # sigma_{t|s}^2 = 1 - alpha_t^2 / alpha_s^2
+    sigma2_s = jnp.abs(jnp.expm1(log_alpha_bar_s))  # abs: +0, not -0, at s = 0
+    return -log_ratio + jnp.log1p(jnp.exp(log_alpha_bar_s) * one_minus_ratio / sigma2_s)

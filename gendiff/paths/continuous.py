@@ -6,8 +6,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gendiff.paths.base import GaussianPath
-from gendiff.utils import pytree_dataclass, static_field
+from gendiff.paths.base import GaussianPath, vp_log_snr_gap
+from gendiff.utils import as_time, pytree_dataclass, static_field
 
 
 @pytree_dataclass
@@ -24,18 +24,24 @@ class LinearBetaPath(GaussianPath):
     t_min: float = static_field(default=1e-3)
 
     def log_alpha(self, t: jax.Array) -> jax.Array:
-        t = jnp.asarray(t, jnp.float32)
+        t = as_time(t)
         return -0.25 * t**2 * (self.beta_max - self.beta_min) - 0.5 * t * self.beta_min
 
+    def log_alpha_ratio(self, s: jax.Array, t: jax.Array) -> jax.Array:
+        """log(alpha_t / alpha_s) = -(t - s) ((t + s) (beta_max - beta_min) / 4 + beta_min / 2),
+        without the cancellation of a difference of two logs when t is close to s."""
+        s, t = as_time(s), as_time(t)
+        return -(t - s) * (0.25 * (t + s) * (self.beta_max - self.beta_min) + 0.5 * self.beta_min)
+
     def beta(self, t: jax.Array) -> jax.Array:
-        return self.beta_min + t * (self.beta_max - self.beta_min)
+        return self.beta_min + as_time(t) * (self.beta_max - self.beta_min)
 
     def alpha(self, t):
         return jnp.exp(self.log_alpha(t))
 
     def drift_coeff(self, t):
         """f(t) = -beta(t) / 2, in closed form."""
-        return -0.5 * self.beta(jnp.asarray(t, jnp.float32))
+        return -0.5 * self.beta(t)
 
 
 @pytree_dataclass
@@ -56,11 +62,16 @@ class VPPath(LinearBetaPath):
 
     def diffusion_sq(self, t):
         """g(t)^2 = beta(t) in closed form (the generic 2 sigma sigma' is 0 * inf at t = 0)."""
-        return self.beta(jnp.asarray(t, jnp.float32))
+        return self.beta(t)
 
     def log_snr(self, t):
         la2 = 2.0 * self.log_alpha(t)
         return la2 - jnp.log(-jnp.expm1(la2))
+
+    def log_snr_gap(self, s, t):
+        """lambda_s - lambda_t from log(alpha_t^2 / alpha_s^2), free of cancellation (see
+        :func:`gendiff.paths.base.vp_log_snr_gap`)."""
+        return vp_log_snr_gap(2.0 * self.log_alpha(s), 2.0 * self.log_alpha_ratio(s, t))
 
 
 @pytree_dataclass
@@ -107,10 +118,10 @@ class VEPath(GaussianPath):
     t_min: float = static_field(default=1e-5)
 
     def alpha(self, t):
-        return jnp.ones_like(jnp.asarray(t, jnp.float32))
+        return jnp.ones_like(as_time(t))
 
     def log_sigma(self, t: jax.Array) -> jax.Array:
-        t = jnp.asarray(t, jnp.float32)
+        t = as_time(t)
         return jnp.log(self.sigma_min) + t * jnp.log(self.sigma_max / self.sigma_min)
 
     def sigma(self, t):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from gendiff.paths.base import GaussianPath
-from gendiff.utils import pytree_dataclass, static_field
+from gendiff.utils import as_time, pytree_dataclass, static_field
 
 
 @pytree_dataclass
@@ -31,10 +31,10 @@ class EDMPath(GaussianPath):
         return self.sigma_min / self.sigma_max
 
     def alpha(self, t):
-        return jnp.ones_like(jnp.asarray(t, jnp.float32))
+        return jnp.ones_like(as_time(t))
 
     def sigma(self, t):
-        return self.sigma_max * jnp.asarray(t, jnp.float32)
+        return self.sigma_max * as_time(t)
 
     def log_snr(self, t):
         return -2.0 * jnp.log(self.sigma(t))
@@ -69,13 +69,13 @@ class RectifiedFlowPath(GaussianPath):
             raise ValueError(f"need 0 <= t_min < t_max <= 1, got {self.t_min}, {self.t_max}.")
 
     def alpha(self, t):
-        return 1.0 - jnp.asarray(t, jnp.float32)
+        return 1.0 - as_time(t)
 
     def sigma(self, t):
-        return self.sigma_min + (1.0 - self.sigma_min) * jnp.asarray(t, jnp.float32)
+        return self.sigma_min + (1.0 - self.sigma_min) * as_time(t)
 
     def d_alpha(self, t):
-        return -jnp.ones_like(jnp.asarray(t, jnp.float32))
+        return -jnp.ones_like(as_time(t))
 
     def d_sigma(self, t):
-        return jnp.full_like(jnp.asarray(t, jnp.float32), 1.0 - self.sigma_min)
+        return jnp.full_like(as_time(t), 1.0 - self.sigma_min)

@@ -12,22 +12,22 @@ x_s = alpha_s / alpha_t x_t - sigma_s (e^h - 1) eps(x_t, t), h = lambda_s - lamb
 
 from __future__ import annotations
 
-import itertools
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gendiff.parameterization import check_prediction
 from gendiff.paths.base import GaussianPath
-from gendiff.samplers._common import (
+from gendiff.paths.grid import time_grid
+from gendiff.sampling import (
     ModelFn,
     check_count,
+    check_finite_log_snr,
+    check_prediction,
     initial_state,
-    x0_eps,
+    model_x0_eps,
 )
-from gendiff.samplers.grid import log_snr_steps
 
 ORDERS = (1, 2, 3)
 # Where the intermediate evaluations of an order-k step sit, as fractions r of h
@@ -101,20 +101,20 @@ def dpm_solver_update(
 
 
 def _step_times(
-    path: GaussianPath, nfe: int, order: int, spacing: str, rho: float
+    path: GaussianPath, nfe: int, order: int, spacing: str, rho: float, dtype
 ) -> tuple[tuple[int, ...], jax.Array]:
     """DPM-Solver-fast's step orders and (K, 4) rows [t, s_1, s_2, s] of their times.
 
-    s_j has lambda_t + r_j (lambda_s - lambda_t) with the step's own fractions r_j (unused
-    columns repeat t); the step ends and the s_j come from one ``path.t_from_log_snr``.
+    The K + 1 step ends come from :func:`gendiff.paths.grid.time_grid`; s_j has
+    lambda_t + r_j (lambda_s - lambda_t) with the step's own fractions r_j (unused columns repeat
+    t), mapped to times by one ``path.t_from_log_snr``.
     """
     orders = singlestep_orders(nfe, order)
-    lam = log_snr_steps(path, len(orders), spacing, rho)
-    fractions = np.array([(INTERMEDIATE_FRACTIONS[o] + (0.0, 0.0))[:2] for o in orders], np.float32)
-    lam_mid = lam[:-1, None] + fractions * jnp.diff(lam)[:, None]
-    times = path.t_from_log_snr(jnp.concatenate([lam, lam_mid.ravel()]))
-    ends = times[: len(orders) + 1].at[0].set(path.t_max).at[-1].set(path.t_min)
-    middle = times[len(orders) + 1 :].reshape(lam_mid.shape)
+    ends = time_grid(path, len(orders), spacing, rho=rho, dtype=dtype)
+    lam = path.log_snr(ends)
+    fractions = np.array([(INTERMEDIATE_FRACTIONS[o] + (0.0, 0.0))[:2] for o in orders])
+    lam_mid = lam[:-1, None] + jnp.asarray(fractions, dtype) * jnp.diff(lam)[:, None]
+    middle = path.t_from_log_snr(lam_mid)
     return orders, jnp.concatenate([ends[:-1, None], middle, ends[1:, None]], axis=1)
 
 
@@ -130,48 +130,60 @@ def dpm_solver_sample(
     rho: float = 7.0,
     prediction: str = "eps",
     x_init: jax.Array | None = None,
+    clip_x0: bool = False,
+    denoise_final: bool = False,
+    dtype=None,
     **cond,
 ) -> jax.Array:
-    """Solves the probability-flow ODE from t_max to t_min with exactly nfe model evaluations.
+    """Solves the probability-flow ODE from t_max to t_min with nfe model evaluations.
 
     The steps and their orders are DPM-Solver-fast's (:func:`singlestep_orders`); the K + 1 step
-    ends are uniform in lambda by default. Each run of steps of one order is one ``lax.scan``
-    (at most three runs: e.g. order 3, then a last order-2 and order-1 step).
+    ends are uniform in lambda by default. The whole run is one ``lax.scan`` over the steps, each
+    step choosing its order with ``lax.switch``.
 
     Args:
       key: PRNG key of the prior draw (its only randomness); may be None with x_init.
       model_fn: ``model_fn(x_t, t, **cond)``, t of shape (batch,).
       path: the Gaussian path of the model (finite log-SNR at t_min and t_max).
       shape: (batch, ...) of the samples.
-      nfe: the number of model evaluations, >= order.
+      nfe: the evaluations of the steps to t_min, >= order.
       order: the largest order, 1, 2 or 3.
-      spacing: the step ends, 'logsnr' (uniform in lambda), 'time' or 'karras'.
+      spacing: the step ends, a spacing of :func:`gendiff.paths.grid.time_grid` ('logsnr').
       rho: the exponent of the 'karras' spacing.
       prediction: what ``model_fn`` outputs ('eps', 'x0', 'v', 'score', 'velocity').
       x_init: the state at t_max (the probability-flow latent) instead of a prior draw.
+      clip_x0: clip every x_0 prediction to [-1, 1] (eps is recomputed to match).
+      denoise_final: after reaching t_min, return the model's x_0 prediction there (one more
+        evaluation, nfe + 1 in all).
+      dtype: the state dtype when x_init is None (default float32).
       **cond: conditioning for ``model_fn``.
 
     Returns:
-      The state at t_min, of the given shape.
+      The state at t_min (or its x_0 prediction), of the given shape.
 
     Example:
       >>> x = dpm_solver_sample(key, model_fn, VPPath(), (64, 2), nfe=20, order=3)
     """
     check_prediction(prediction)
-    orders, table = _step_times(path, nfe, order, spacing, rho)
-    x = initial_state(key, path, shape, x_init)
+    check_finite_log_snr(path)
+    x = initial_state(key, path, shape, x_init, dtype)
+    orders, table = _step_times(path, nfe, order, spacing, rho, x.dtype)
 
     def eps_fn(x, t):
-        return x0_eps(model_fn, path, x, t, prediction, **cond)[1]
+        return model_x0_eps(model_fn, path, x, t, prediction, clip_x0, **cond)[1]
 
-    start = 0
-    for step_order, group in itertools.groupby(orders):
-        stop = start + len(list(group))
-        rows = table[start:stop][:, [0, *range(1, step_order), 3]]  # [t, s_1.., s]
+    branches = [
+        lambda x, row, k=k: dpm_solver_update(
+            eps_fn, path, x, row[jnp.array([0, *range(1, k), 3])], k
+        )
+        for k in ORDERS
+    ]
 
-        def step(x, row, step_order=step_order):
-            return dpm_solver_update(eps_fn, path, x, row, step_order), None
+    def step(x, inputs):
+        row, index = inputs
+        return jax.lax.switch(index, branches, x, row), None
 
-        x, _ = jax.lax.scan(step, x, rows)
-        start = stop
+    x, _ = jax.lax.scan(step, x, (table, jnp.asarray(orders, jnp.int32) - 1))
+    if denoise_final:
+        x = model_x0_eps(model_fn, path, x, path.t_min, prediction, clip_x0, **cond)[0]
     return x

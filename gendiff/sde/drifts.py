@@ -15,8 +15,9 @@ from __future__ import annotations
 from typing import Callable
 
 import jax
+import jax.numpy as jnp
 
-from gendiff.parameterization import convert
+from gendiff.parameterization import check_prediction, convert
 from gendiff.paths.base import GaussianPath
 from gendiff.utils import right_broadcast
 
@@ -32,8 +33,13 @@ def score_fn_from_model(path: GaussianPath, model_fn: ModelFn, prediction: str =
         True
     """
 
+    check_prediction(prediction)
+
     def score_fn(x: jax.Array, t: jax.Array, **cond) -> jax.Array:
-        return convert(path, model_fn(x, t, **cond), x, t, prediction, "score")
+        pred = jnp.asarray(model_fn(x, t, **cond)).astype(x.dtype)  # e.g. a bfloat16 model
+        if prediction == "score":
+            return pred
+        return convert(path, pred, x, t, prediction, "score")
 
     return score_fn
 

@@ -6,8 +6,8 @@ import jax
 import jax.numpy as jnp
 
 from gendiff.paths.base import GaussianPath
+from gendiff.sampling import check_count
 from gendiff.sde.drifts import diffusion, forward_drift
-from gendiff.sde.grid import time_grid
 from gendiff.utils import right_broadcast
 
 
@@ -44,7 +44,8 @@ def simulate_forward(
       (501, 1000, 2)
     """
     t_end = path.t_max if t_end is None else t_end
-    ts = time_grid(t_start, t_end, num_steps)
+    check_count("num_steps", num_steps)
+    ts = jnp.linspace(t_start, t_end, num_steps + 1, dtype=x0.dtype)
     dt = ts[1] - ts[0]
     batch = x0.shape[0]
 

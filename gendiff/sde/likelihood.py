@@ -7,11 +7,14 @@ along a trajectory the instantaneous change of variables (Chen et al. 2018; Grat
   log p_{t_min}(x) = log p_{t_max}(x(t_max)) + int_{t_min}^{t_max} div v(x(t), t) dt,
 
 where p_{t_max} is replaced by the path's prior N(0, sigma(t_max)^2 I) (exact as alpha(t_max)
--> 0). The augmented state [x, int div v] is integrated with an adaptive Runge-Kutta solver
-(diffrax), the whole batch as one ODE with one step size, like a single scipy ``solve_ivp`` over
-the flattened batch. The divergence is exact (D jvps) or Hutchinson's estimate v^T (dv/dx) v with
-probes drawn once and held fixed for the whole integration (FFJORD), which keeps the integrand a
-smooth function of t and the estimate of log p unbiased.
+-> 0). The augmented state [x, int div v] is integrated with an adaptive Runge-Kutta solver (diffrax,
+through :func:`gendiff.sde.ode.solve_ode`) with step-size control per example: the solve is
+vmapped over the batch, so each example takes its own steps and its value does not depend on its
+batch mates. The divergence is exact (D jvps per evaluation) or Hutchinson's estimate
+v^T (dv/dx) v with probes drawn once and held fixed for the whole integration (FFJORD), which keeps
+the integrand a smooth function of t and the estimate of log p unbiased. The default,
+``divergence='auto'``, is exact for D <= :data:`EXACT_DIVERGENCE_MAX_DIM` (16) dimensions and
+Hutchinson above (images: the exact trace would cost D jvps per evaluation).
 
 Accuracy: with rtol = atol = 1e-5 the error on a Gaussian with the exact score is ~1e-5
 nats/dim on VPPath. DiscreteVPPath interpolates log alpha_bar linearly between its steps, so
@@ -39,7 +42,6 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-import diffrax
 import jax
 import jax.numpy as jnp
 
@@ -52,18 +54,16 @@ from gendiff.score.divergence import (
     sample_probes,
     score_and_quadratic_forms,
 )
-from gendiff.sde.drifts import probability_flow_drift
+from gendiff.sde.drifts import probability_flow_drift, score_fn_from_model
+from gendiff.sde.ode import ADAPTIVE_SOLVERS, check_solver, solve_ode
 from gendiff.utils import sum_over_non_batch
 
 ScoreFn = Callable[..., jax.Array]
 
-DIVERGENCES = ("exact", "hutchinson")
-# Solver and its new vector-field evaluations per step (all three are FSAL), for the NFE count.
-SOLVERS = {
-    "tsit5": (diffrax.Tsit5, 6),
-    "dopri5": (diffrax.Dopri5, 6),
-    "dopri8": (diffrax.Dopri8, 13),
-}
+DIVERGENCES = ("auto", "exact", "hutchinson")
+# 'auto' uses the exact divergence up to this many dimensions per example, Hutchinson above.
+EXACT_DIVERGENCE_MAX_DIM = 16
+SOLVERS = tuple(ADAPTIVE_SOLVERS)
 
 
 def _check_options(divergence: str, probe: str, solver: str, rtol: float, atol: float) -> None:
@@ -71,8 +71,7 @@ def _check_options(divergence: str, probe: str, solver: str, rtol: float, atol: 
         raise ValueError(f"Unknown divergence {divergence!r}; expected one of {DIVERGENCES}.")
     if probe not in PROBES:
         raise ValueError(f"Unknown probe type {probe!r}; expected one of {PROBES}.")
-    if solver not in SOLVERS:
-        raise ValueError(f"Unknown solver {solver!r}; expected one of {sorted(SOLVERS)}.")
+    check_solver(solver, SOLVERS)
     if not (rtol > 0 and atol > 0):
         raise ValueError(f"rtol and atol must be positive, got rtol={rtol}, atol={atol}.")
 
@@ -128,7 +127,8 @@ def log_likelihood(
     path: GaussianPath,
     x: jax.Array,
     *,
-    divergence: str = "exact",
+    prediction: str = "score",
+    divergence: str = "auto",
     probe: str = "rademacher",
     num_probes: int = 1,
     rtol: float = 1e-5,
@@ -139,29 +139,34 @@ def log_likelihood(
 ) -> dict[str, jax.Array]:
     """log p_{t_min}(x) of the model whose score is ``score_fn``, by the probability-flow ODE.
 
-    Jittable (close over ``score_fn`` and the string options) and vmappable over keys or
-    batches.
+    Each example is integrated with its own adaptive steps (the solve is vmapped over the batch),
+    so its value is the same alone or in any batch. Jittable (close over ``score_fn`` and the
+    string options) and vmappable over keys or batches.
 
     Args:
       key: PRNG key of the Hutchinson probes (unused for the exact divergence).
-      score_fn: ``score_fn(x, t, **cond)`` -> grad log p_t(x), with t of shape (batch,); it must
-        treat examples independently.
+      score_fn: ``score_fn(x, t, **cond)`` -> grad log p_t(x), with t of shape (batch,), or a
+        model of the parameterisation ``prediction``; it must treat examples independently.
       path: the Gaussian path; the ODE runs from ``path.t_min`` to ``path.t_max``.
       x: data, (batch, ...).
-      divergence: 'exact' (D jvps per evaluation) or 'hutchinson' (``num_probes`` jvps).
+      prediction: what ``score_fn`` outputs ('score' by default, or 'eps', 'x0', 'v', 'velocity').
+      divergence: 'auto' (exact up to EXACT_DIVERGENCE_MAX_DIM = 16 dimensions per example,
+        Hutchinson above), 'exact' (D jvps per evaluation) or 'hutchinson' (``num_probes`` jvps).
       probe: Hutchinson probe distribution, 'rademacher', 'gaussian' or 'sphere'; the probes
         are ``sample_probes(key, (num_probes, batch, D), probe)``, fixed for the integration.
       num_probes: probes per example for 'hutchinson'.
-      rtol, atol: tolerances of the PID step-size controller (RMS norm over the whole state).
+      rtol, atol: tolerances of the PID step-size controller (RMS norm over one example's state).
       solver: 'tsit5', 'dopri5' or 'dopri8'.
       max_steps: the most solver steps before diffrax raises.
-      **cond: conditioning passed to ``score_fn``.
+      **cond: conditioning passed to ``score_fn``; arrays whose first axis has the batch size are
+        split with the examples, anything else is shared.
 
     Returns:
       Dict with 'log_prob' (batch,) = 'prior_log_prob' + 'delta_log_prob', where
       'prior_log_prob' (batch,) is log N(x_1; 0, sigma(t_max)^2 I) and 'delta_log_prob' (batch,)
       is int_{t_min}^{t_max} div v dt = log p_{t_min}(x) - log p_{t_max}(x_1); 'latent' the
-      end point x_1 (x's shape); 'nfe' (scalar) evaluations of the augmented vector field.
+      end point x_1 (x's shape); 'nfe' (batch,) evaluations of the augmented vector field that
+      each example's solve used.
 
     Example:
       >>> score_fn = lambda x, t: -x  # p_t = N(0, I) for data ~ N(0, I) on a VP path
@@ -175,38 +180,47 @@ def log_likelihood(
         raise ValueError(f"x must have shape (batch, dim, ...), got shape {x.shape}.")
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(f"x must be a floating-point array, got dtype {x.dtype}.")
-    batch = x.shape[0]
-    flat_shape = (batch, math.prod(x.shape[1:]))
+    batch, dim = x.shape[0], math.prod(x.shape[1:])
+    if divergence == "auto":
+        divergence = "exact" if dim <= EXACT_DIVERGENCE_MAX_DIM else "hutchinson"
+    score = score_fn_from_model(path, score_fn, prediction)
     probes = None
     if divergence == "hutchinson":
-        probes = sample_probes(key, (num_probes,) + flat_shape, probe, x.dtype)
-
-    def augmented_field(t, state, args):
-        path_, probes_, cond_ = args
-        return velocity_and_divergence(score_fn, path_, state[0], t, probes_, **cond_)
-
-    solver_cls, evals_per_step = SOLVERS[solver]
-    solution = diffrax.diffeqsolve(
-        diffrax.ODETerm(augmented_field),
-        solver_cls(),
-        t0=path.t_min,
-        t1=path.t_max,
-        dt0=None,  # initial step from diffrax's heuristic
-        y0=(x, jnp.zeros((batch,), x.dtype)),
-        args=(path, probes, cond),
-        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
-        saveat=diffrax.SaveAt(t1=True),
-        max_steps=max_steps,
+        probes = sample_probes(key, (batch, num_probes, 1, dim), probe, x.dtype)
+    cond_axes = jax.tree.map(
+        lambda c: 0 if jnp.ndim(c) >= 1 and jnp.shape(c)[0] == batch else None, cond
     )
-    x1, delta = solution.ys[0][0], solution.ys[1][0]
+
+    def one_example(x_i, probes_i, cond_i):
+        # A batch of one: its own adaptive steps.
+        cond_i = jax.tree.map(lambda c, axis: c[None] if axis == 0 else c, cond_i, cond_axes)
+
+        def augmented_field(state, t):
+            return velocity_and_divergence(score, path, state[0], t[0], probes_i, **cond_i)
+
+        (x1, delta), stats = solve_ode(
+            (x_i[None], jnp.zeros((1,), x.dtype)),
+            augmented_field,
+            path.t_min,
+            path.t_max,
+            solver=solver,
+            rtol=rtol,
+            atol=atol,
+            max_steps=max_steps,
+            return_stats=True,
+        )
+        return x1[0], delta[0], stats["nfe"]
+
+    x1, delta, nfe = jax.vmap(
+        one_example, in_axes=(0, 0 if probes is not None else None, cond_axes)
+    )(x, probes, cond)
     prior = prior_log_prob(path, x1)
     return {
         "log_prob": prior + delta,
         "prior_log_prob": prior,
         "delta_log_prob": delta,
         "latent": x1,
-        # One evaluation at t_min, then every step (accepted or rejected) makes the same number.
-        "nfe": 1 + evals_per_step * solution.stats["num_steps"],
+        "nfe": nfe,
     }
 
 

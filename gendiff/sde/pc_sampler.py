@@ -22,8 +22,17 @@ ancestral predictor, for VP theirs uses the 'large' variance beta_i instead.
 
 Corrector 'langevin' (Song et al., Algorithm 4 for VE, 5 for VP): for j = 1..M,
   x <- x + e score + sqrt(2 e) z,   e = 2 r (snr ||z|| / ||score||)^2,
-with the norms averaged over the batch (as in their code) and r = a^2 of the current step: for
-DDPM's VP this is 1 - beta_i, for VE it is 1, as in the paper.
+and r = a^2 of the current step: for DDPM's VP this is 1 - beta_i, for VE it is 1, as in the paper.
+The step is computed for each example on its own (Song et al.'s code averages the norms over the
+batch, which makes an example's sample depend on its batch mates), by one of two rules:
+
+  'noise' (default)  e = 2 r (snr sigma_t)^2: the rule's value when ||z||^2 = D and
+                     ||score||^2 = ||eps||^2 / sigma_t^2 = D / sigma_t^2, their expectations for
+                     data much narrower than the noise. It does not depend on the state, so the
+                     corrector keeps the Langevin chain's stationary law (up to the step's bias).
+  'norms'            e from the example's own ||z|| and ||score||. In high dimension the norms
+                     concentrate and both rules agree; in low dimension the state-dependent step
+                     biases the chain (on 2-D Gaussian data it inflates the std about twofold).
 """
 
 from __future__ import annotations
@@ -36,15 +45,17 @@ import jax.numpy as jnp
 from gendiff.ddpm.ancestral import ancestral_step
 from gendiff.ddpm.posterior import transition_variance
 from gendiff.paths.base import GaussianPath
+from gendiff.paths.grid import time_grid
+from gendiff.sampling import check_count, initial_state
 from gendiff.score.langevin import langevin_step
-from gendiff.sde.drifts import diffusion, reverse_drift
-from gendiff.sde.grid import check_num_steps, time_grid
+from gendiff.sde.drifts import diffusion, reverse_drift, score_fn_from_model
 from gendiff.utils import right_broadcast
 
 ScoreFn = Callable[..., jax.Array]
 
 PREDICTORS = ("euler_maruyama", "reverse_diffusion", "ancestral", "none")
 CORRECTORS = ("langevin", "none")
+STEP_RULES = ("noise", "norms")
 
 
 def _noise(key: jax.Array, x: jax.Array) -> jax.Array:
@@ -81,8 +92,9 @@ def predictor_step(
     raise ValueError(f"Unknown predictor {predictor!r}; expected one of {PREDICTORS}.")
 
 
-def _batch_mean_norm(v: jax.Array) -> jax.Array:
-    return jnp.mean(jnp.linalg.norm(v.reshape(v.shape[0], -1), axis=-1))
+def _norms(v: jax.Array) -> jax.Array:
+    """||v|| of each example, shape (batch,)."""
+    return jnp.linalg.norm(v.reshape(v.shape[0], -1), axis=-1)
 
 
 def langevin_corrector(
@@ -95,20 +107,29 @@ def langevin_corrector(
     *,
     snr: float,
     num_steps: int,
+    step_rule: str = "noise",
     **cond,
 ) -> jax.Array:
     """num_steps Langevin steps at time t with the signal-to-noise step rule (module docstring).
 
-    s < t is the next grid time, which sets r = (alpha_t / alpha_s)^2.
+    s < t is the next grid time, which sets r = (alpha_t / alpha_s)^2; the step size is computed
+    for each example by ``step_rule``, 'noise' (2 r (snr sigma_t)^2) or 'norms'
+    (2 r (snr ||z|| / ||score||)^2 from the example's own norms).
     """
+    if step_rule not in STEP_RULES:
+        raise ValueError(f"Unknown step_rule {step_rule!r}; expected one of {STEP_RULES}.")
     r = right_broadcast((path.alpha(t) / path.alpha(s)) ** 2, x)
+    sigma_t = right_broadcast(path.sigma(t), x)
 
     def step(x, j):
         key_j = jax.random.fold_in(key, j)
         score = score_fn(x, t, **cond)
-        # ||z|| of the noise langevin_step will draw with the same key.
-        z_norm = _batch_mean_norm(_noise(key_j, x))
-        step_size = 2.0 * r * (snr * z_norm / _batch_mean_norm(score)) ** 2
+        if step_rule == "norms":
+            # ||z|| of the noise langevin_step will draw with the same key.
+            ratio = right_broadcast(_norms(_noise(key_j, x)) / _norms(score), x)
+        else:
+            ratio = sigma_t
+        step_size = 2.0 * r * (snr * ratio) ** 2
         return langevin_step(key_j, score, x, step_size), None
 
     x, _ = jax.lax.scan(step, x, jnp.arange(num_steps))
@@ -136,17 +157,27 @@ def pc_sample(
     snr: float = 0.16,
     corrector_steps: int = 1,
     denoise: bool = True,
+    step_rule: str = "noise",
+    prediction: str = "score",
+    spacing: str = "time",
+    x_init: jax.Array | None = None,
+    clip_x0: bool = False,
+    dtype=None,
+    denoise_final: bool | None = None,
     **cond,
 ) -> jax.Array:
     """Samples the reverse SDE from x ~ N(0, sigma(t_max)^2 I) down to t_min by predictor-corrector.
 
-    The loop over the grid t_max = t_0 > ... > t_N = t_min is one ``lax.scan``; jit it with
-    ``static_argnames=('score_fn', 'shape', 'num_steps', 'predictor', 'corrector',
-    'corrector_steps', 'denoise')``.
+    The loop over the grid t_max = t_0 > ... > t_N = t_min (``time_grid(path, N, spacing)``) is
+    one ``lax.scan``; jit it with ``static_argnames=('score_fn', 'shape', 'num_steps',
+    'predictor', 'corrector', 'corrector_steps', 'denoise')``. A step evaluates the model
+    corrector_steps times (Langevin) plus once (the predictor), so a run makes
+    N (corrector_steps + 1) evaluations, plus one for the final denoising.
 
     Args:
       key: PRNG key; step i uses ``fold_in(key, i)`` (split between predictor and corrector).
-      score_fn: ``score_fn(x, t, **cond)`` ~ grad log p_t(x), t of shape (batch,).
+      score_fn: ``score_fn(x, t, **cond)`` ~ grad log p_t(x), t of shape (batch,); or a model of
+        the parameterisation ``prediction``.
       path: the Gaussian path.
       shape: (batch, ...) of the samples.
       num_steps: N >= 1 grid steps.
@@ -154,7 +185,15 @@ def pc_sample(
       corrector: one of :data:`CORRECTORS`.
       snr: the corrector's signal-to-noise ratio (0.16 is Song et al.'s default).
       corrector_steps: M >= 1 Langevin steps per grid time.
-      denoise: return Tweedie's E[x_0 | x_{t_min}] instead of x_{t_min}.
+      step_rule: the corrector's step rule per example, 'noise' or 'norms' (module docstring).
+      denoise: return Tweedie's E[x_0 | x_{t_min}] (the model's x_0 prediction at t_min) instead of
+        x_{t_min}.
+      prediction: what ``score_fn`` outputs ('score' by default, or 'eps', 'x0', 'v', 'velocity').
+      spacing: the grid's spacing (:func:`gendiff.paths.grid.time_grid`), 'time' by default.
+      x_init: the state at t_max instead of a prior draw (its dtype is the state's).
+      clip_x0: clip the final x_0 prediction to [-1, 1].
+      dtype: the state dtype when x_init is None (default float32).
+      denoise_final: the registry's name for ``denoise``; overrides it when given.
       **cond: conditioning passed to ``score_fn``.
 
     Returns:
@@ -168,12 +207,17 @@ def pc_sample(
         raise ValueError(f"Unknown predictor {predictor!r}; expected one of {PREDICTORS}.")
     if corrector not in CORRECTORS:
         raise ValueError(f"Unknown corrector {corrector!r}; expected one of {CORRECTORS}.")
-    check_num_steps(num_steps)
-    if corrector_steps < 1:
-        raise ValueError(f"corrector_steps must be >= 1, got {corrector_steps}.")
+    check_count("num_steps", num_steps)
+    check_count("corrector_steps", corrector_steps)
+    if step_rule not in STEP_RULES:
+        raise ValueError(f"Unknown step_rule {step_rule!r}; expected one of {STEP_RULES}.")
+    if denoise_final is not None:
+        denoise = denoise_final
+    score_fn = score_fn_from_model(path, score_fn, prediction)
     batch = shape[0]
-    ts = time_grid(path.t_max, path.t_min, num_steps)
     key_init, key_steps = jax.random.split(key)
+    x = initial_state(key_init, path, shape, x_init, dtype)
+    ts = time_grid(path, num_steps, spacing, dtype=x.dtype)
 
     def step(x, inputs):
         i, t, s = inputs
@@ -181,13 +225,15 @@ def pc_sample(
         key_corrector, key_predictor = jax.random.split(jax.random.fold_in(key_steps, i))
         if corrector == "langevin":
             x = langevin_corrector(
-                key_corrector, score_fn, path, x, s, t, snr=snr, num_steps=corrector_steps, **cond
-            )
+                key_corrector, score_fn, path, x, s, t, snr=snr, num_steps=corrector_steps,
+                step_rule=step_rule, **cond,
+            )  # fmt: skip
         x = predictor_step(key_predictor, score_fn, path, x, s, t, predictor, **cond)
-        return x, None
+        return x.astype(ts.dtype), None
 
-    x = path.prior_sample(key_init, shape)
     x, _ = jax.lax.scan(step, x, (jnp.arange(num_steps), ts[:-1], ts[1:]))
     if denoise:
         x = tweedie_denoise(score_fn, path, x, jnp.full((batch,), ts[-1]), **cond)
+        if clip_x0:
+            x = jnp.clip(x, -1.0, 1.0)
     return x
