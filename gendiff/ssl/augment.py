@@ -5,7 +5,8 @@ splits one key per example and vmaps, so every example is transformed differentl
 pipeline compiles to one program. Every augmentation is the identity at zero strength
 (crop_min_scale = 1, max_shift = 0, max_degrees = 0, noise_std = 0, cutout_size = 0), and keeps
 the image's shape and dtype. Resampling (crop, rotation) is bilinear with zeros outside the
-image; a pixel centre maps to a pixel centre exactly at zero strength.
+image for the rotation and the edge pixel for the crop's half-pixel overhang; a pixel centre
+maps to a pixel centre exactly at zero strength.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ def _check_image(image: jax.Array, *, floating: bool) -> jax.Array:
     return image
 
 
-def _resample(image: jax.Array, rows: jax.Array, cols: jax.Array) -> jax.Array:
-    # Bilinear interpolation of each channel at (rows, cols), zeros outside the image.
+def _resample(image: jax.Array, rows: jax.Array, cols: jax.Array, mode: str) -> jax.Array:
+    # Bilinear interpolation of each channel at (rows, cols); outside the image zeros
+    # ("constant") or the nearest edge pixel ("nearest").
     def channel(x):
-        return jax.scipy.ndimage.map_coordinates(x, [rows, cols], order=1, mode="constant", cval=0.0)
+        return jax.scipy.ndimage.map_coordinates(x, [rows, cols], order=1, mode=mode, cval=0.0)
 
     out = jax.vmap(channel, in_axes=2, out_axes=2)(image.astype(jnp.float32))
     return out.astype(image.dtype)
@@ -95,7 +97,9 @@ def random_crop(key: jax.Array, image: jax.Array, min_scale: float) -> jax.Array
     rows = top + (jnp.arange(h) + 0.5) * (ch / h) - 0.5
     cols = left + (jnp.arange(w) + 0.5) * (cw / w) - 0.5
     rr, cc = jnp.meshgrid(rows, cols, indexing="ij")
-    return _resample(image, rr, cc)
+    # The outermost output centres can fall up to half an input pixel outside the image;
+    # they take the edge pixel, not a blend with zeros.
+    return _resample(image, rr, cc, "nearest")
 
 
 def random_rotation(key: jax.Array, image: jax.Array, max_degrees: float) -> jax.Array:
@@ -126,7 +130,7 @@ def random_rotation(key: jax.Array, image: jax.Array, max_degrees: float) -> jax
     cos, sin = jnp.cos(theta), jnp.sin(theta)
     rows = cos * yy + sin * xx + cy
     cols = -sin * yy + cos * xx + cx
-    return _resample(image, rows, cols)
+    return _resample(image, rows, cols, "constant")
 
 
 def gaussian_noise(key: jax.Array, image: jax.Array, std: float) -> jax.Array:
