@@ -221,6 +221,16 @@ def test_nwj_and_js_are_tight_at_the_optimal_critic_and_below_elsewhere():
     np.testing.assert_allclose(vals[:, 2:].mean(axis=0), [mi + 1.5 - math.exp(0.5), mi + 0.5 - math.exp(-0.5)], atol=0.05)
     assert np.all(vals.mean(axis=0) < mi - 0.1), vals.mean(axis=0)
 
+    # JS's own training objective peaks at the log-ratio (so NWJ at f + 1 is then tight).
+    @jax.jit
+    def js_objectives(key):
+        x, y = ssl.sample_correlated_gaussians(key, batch, dim, rho)
+        s = ssl.optimal_log_ratio_scores(x, y, rho)
+        return jnp.stack([ssl.js_critic_loss(t)[1]["js"] for t in (s, 0.5 * s, 1.5 * s, s + 0.5, s - 0.5)])
+
+    js = np.asarray(jax.lax.map(js_objectives, jax.random.split(jax.random.key(6), 4))).mean(axis=0)
+    assert np.all(js[0] > js[1:]), js
+
 
 def _bilinear_scores(params, x, y):
     return x @ params["w"] @ y.T + params["c"]
