@@ -1,7 +1,7 @@
 """Masked reconstruction: patches, patch masks (random, block, span) and the loss on the masked
 part only.
 
-The lecture notes' objective (F0:3473-3475) is E d(x, T_theta(mask(x))) with d the MSE or the
+The lecture notes' objective (F0:3468) is E d(x, T_theta(mask(x))) with d the MSE or the
 cross-entropy; following BERT and MAE the distance is taken over the masked positions only,
 since the visible ones are copied from the input and say nothing about what was learnt:
 

@@ -13,8 +13,8 @@ parameter. NCE maximises
     J(theta) = 1/T_d [ sum_t log h(x_t) + sum_{j=1}^{T_n} log(1 - h(y_j)) ]
              = mean_t log h(x_t) + nu * mean_j log(1 - h(y_j)),                            (2)
 
-and the loss here is -J. For nu = 1 this is the lecture notes' objective (F0:3369-3384, with the
-second sum over the T noise samples, not t = T..2T). Its gradient is
+and the loss here is -J. For nu = 1 this is the lecture notes' objective (F0:3369-3384), whose
+second sum (F0:3373) should run over the T noise samples, not t = T..2T. Its gradient is
 
     dJ/dtheta = mean_t (1 - h(x_t)) dG(x_t)/dtheta - nu * mean_j h(y_j) dG(y_j)/dtheta,   (3)
 
