@@ -6,6 +6,8 @@
   and cached (:func:`load_or_train`, :class:`DigitsFeatureExtractor`, :func:`fd_digits`).
 - ``images``: PNG grids of images and scatter plots of points (matplotlib, imported lazily).
 - ``io``: the one atomic file writer, which writes on process 0 only.
+- ``probe``: the one linear-probe protocol for representation learners (:func:`linear_probe`),
+  L2-regularised logistic regression on frozen features, solved in JAX.
 
 The pure distances themselves live in :mod:`gendiff.metrics`. Names are loaded on first use,
 so ``from gendiff.eval import write_json`` does not import Flax, optax or orbax.
@@ -34,6 +36,10 @@ _EXPORTS = {
     "write_bytes": "io",
     "write_json": "io",
     "NUM_SAMPLES": "quality",
+    "LogisticRegression": "probe",
+    "ProbeResult": "probe",
+    "fit_logistic_regression": "probe",
+    "linear_probe": "probe",
     "SampleScorer": "quality",
 }
 
@@ -41,9 +47,13 @@ __all__ = [
     "NUM_SAMPLES",
     "ClassifierConfig",
     "DigitsFeatureExtractor",
+    "LogisticRegression",
+    "ProbeResult",
     "SampleScorer",
     "fd_digits",
+    "fit_logistic_regression",
     "grid_image_size",
+    "linear_probe",
     "load_or_train",
     "save_figure",
     "save_image_grid",
@@ -76,4 +86,10 @@ if TYPE_CHECKING:
     )
     from gendiff.eval.images import grid_image_size, save_figure, save_image_grid, save_scatter
     from gendiff.eval.io import write_atomically, write_bytes, write_json
+    from gendiff.eval.probe import (
+        LogisticRegression,
+        ProbeResult,
+        fit_logistic_regression,
+        linear_probe,
+    )
     from gendiff.eval.quality import NUM_SAMPLES, SampleScorer

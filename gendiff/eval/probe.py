@@ -1,0 +1,258 @@
+"""The one linear-probe protocol for every representation learner.
+
+Frozen features in, test accuracy out, the same way for every method so that the numbers
+compare (DESIGN.md section 6):
+
+1. Standardise each feature with the mean and standard deviation of the training split.
+2. Split the training features into a fit part and a validation part (`val_fraction`,
+   a fixed permutation from `seed`), unless a validation split is passed explicitly.
+3. For each regularisation strength lambda in `l2_grid`, fit the multinomial logistic
+   regression
+
+       min_{W, b}  1/n sum_i -log softmax(W x_i + b)_{y_i} + lambda/2 ||W||_F^2           (1)
+
+   (bias not penalised) on the fit part, and measure its validation accuracy.
+4. Take the lambda with the best validation accuracy (ties: the larger lambda), refit (1) on
+   the whole training split and report the test accuracy.
+
+Objective (1) is strictly convex for lambda > 0, so every correct solver reaches the same
+optimum; here it is solved in JAX by full-batch L-BFGS (optax's, with its zoom line search)
+until the largest gradient entry falls below `tol` (or `max_iter` iterations). A JAX solver
+keeps the features on the device they were computed on (GPU/TPU), compiles once for the whole
+grid, and gives the same numbers on every backend; the tests check that it agrees with
+scikit-learn's LogisticRegression (whose C is 1 / (n lambda)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+DEFAULT_L2_GRID = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+
+
+class LogisticRegression(NamedTuple):
+    """A fitted probe: logits = ((x - mean) / scale) @ weights + bias.
+
+    Attributes:
+      weights: (dim, num_classes).
+      bias: (num_classes,).
+      mean, scale: (dim,) feature standardisation of the training split.
+      grad_max: largest absolute gradient entry of (1) at the returned weights.
+      num_iter: L-BFGS iterations used.
+    """
+
+    weights: jax.Array
+    bias: jax.Array
+    mean: jax.Array
+    scale: jax.Array
+    grad_max: jax.Array
+    num_iter: jax.Array
+
+    def predict(self, features) -> jax.Array:
+        """Predicted classes, shape (n,)."""
+        x = (jnp.asarray(features, jnp.float32) - self.mean) / self.scale
+        return jnp.argmax(x @ self.weights + self.bias, axis=-1)
+
+
+class ProbeResult(NamedTuple):
+    """Outcome of :func:`linear_probe`.
+
+    Attributes:
+      test_accuracy: accuracy on the test split of the probe refitted with the chosen l2.
+      l2: the chosen lambda.
+      val_accuracy: {lambda: validation accuracy} over the grid.
+      train_accuracy: accuracy of the final probe on the whole training split.
+      grad_max: largest gradient entry of the final fit (convergence check).
+    """
+
+    test_accuracy: float
+    l2: float
+    val_accuracy: dict
+    train_accuracy: float
+    grad_max: float
+
+
+def _objective(params, x, y_onehot, l2):
+    w, b = params
+    logits = x @ w + b
+    ce = -jnp.mean(jnp.sum(y_onehot * jax.nn.log_softmax(logits), axis=-1))
+    return ce + 0.5 * l2 * jnp.sum(w * w)  # eq. (1)
+
+
+@jax.jit
+def _solve(x, y_onehot, l2, tol, max_iter):
+    dim, k = x.shape[1], y_onehot.shape[1]
+    params = (jnp.zeros((dim, k), x.dtype), jnp.zeros((k,), x.dtype))
+    fun = lambda p: _objective(p, x, y_onehot, l2)
+    solver = optax.lbfgs()
+    value_and_grad = optax.value_and_grad_from_state(fun)
+
+    def grad_max(g):
+        return jnp.maximum(jnp.max(jnp.abs(g[0])), jnp.max(jnp.abs(g[1])))
+
+    def step(carry):
+        params, state, _, i = carry
+        value, grad = value_and_grad(params, state=state)
+        updates, state = solver.update(grad, state, params, value=value, grad=grad, value_fn=fun)
+        params = optax.apply_updates(params, updates)
+        return params, state, grad_max(jax.grad(fun)(params)), i + 1
+
+    def cond(carry):
+        return (carry[3] < max_iter) & (carry[2] > tol)
+
+    init = (params, solver.init(params), grad_max(jax.grad(fun)(params)), jnp.asarray(0))
+    params, _, gmax, n = jax.lax.while_loop(cond, step, init)
+    return params, gmax, n
+
+
+def _check_split(name, features, labels) -> tuple[np.ndarray, np.ndarray]:
+    features, labels = np.asarray(features), np.asarray(labels)
+    if features.ndim != 2 or labels.shape != features.shape[:1] or features.shape[0] < 1:
+        raise ValueError(
+            f"{name}: features must be (n, dim) and labels (n,), got {features.shape} and "
+            f"{labels.shape}."
+        )
+    if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
+        raise ValueError(f"{name}: labels must be non-negative integers, got {labels.dtype}.")
+    if not np.all(np.isfinite(features)):
+        raise ValueError(f"{name}: features contain NaN or inf.")
+    return features.astype(np.float32), labels
+
+
+def fit_logistic_regression(
+    features,
+    labels,
+    *,
+    l2: float,
+    num_classes: int | None = None,
+    tol: float = 1e-4,
+    max_iter: int = 1000,
+) -> LogisticRegression:
+    """Fits (1) on standardised features by full-batch L-BFGS.
+
+    Args:
+      features: (n, dim) frozen features.
+      labels: (n,) integer classes.
+      l2: lambda > 0 in (1).
+      num_classes: number of classes; None takes max(labels) + 1.
+      tol: stop when every gradient entry of (1) is below tol in absolute value.
+      max_iter: L-BFGS iteration cap.
+
+    Returns:
+      The fitted :class:`LogisticRegression` (check ``grad_max <= tol`` for convergence).
+
+    Example:
+      >>> x = np.array([[0.0], [1.0], [2.0], [3.0]])
+      >>> probe = fit_logistic_regression(x, np.array([0, 0, 1, 1]), l2=1e-3)
+      >>> probe.predict(x).tolist()
+      [0, 0, 1, 1]
+    """
+    features, labels = _check_split("train", features, labels)
+    if not l2 > 0:
+        raise ValueError(f"l2 must be > 0 (the problem is then strictly convex), got {l2}.")
+    k = int(labels.max()) + 1 if num_classes is None else int(num_classes)
+    if k < 2 or labels.max() >= k:
+        raise ValueError(f"need num_classes >= 2 covering every label, got {k}.")
+    mean = features.mean(axis=0)
+    scale = features.std(axis=0)
+    scale = np.where(scale > 1e-6 * max(float(scale.max()), 1e-30), scale, 1.0).astype(np.float32)
+    x = jnp.asarray((features - mean) / scale)
+    y = jax.nn.one_hot(jnp.asarray(labels), k, dtype=jnp.float32)
+    (w, b), gmax, n = _solve(x, y, jnp.float32(l2), jnp.float32(tol), jnp.asarray(max_iter))
+    return LogisticRegression(w, b, jnp.asarray(mean), jnp.asarray(scale), gmax, n)
+
+
+def _accuracy(probe: LogisticRegression, features, labels) -> float:
+    return float(np.mean(np.asarray(probe.predict(features)) == labels))
+
+
+def linear_probe(
+    train_features,
+    train_labels,
+    test_features,
+    test_labels,
+    *,
+    l2_grid: Sequence[float] = DEFAULT_L2_GRID,
+    val_fraction: float = 0.2,
+    val_features=None,
+    val_labels=None,
+    seed: int = 0,
+    tol: float = 1e-4,
+    max_iter: int = 1000,
+) -> ProbeResult:
+    """The linear-probe protocol of the module docstring: steps 1-4.
+
+    Args:
+      train_features, train_labels: (n, dim) frozen features of the training split, (n,)
+        integer labels.
+      test_features, test_labels: the test split, scored once at the end.
+      l2_grid: candidate lambdas (> 0) of (1).
+      val_fraction: share of the training split held out to choose lambda, in (0, 1);
+        ignored when `val_features` is given.
+      val_features, val_labels: an explicit validation split (then the probe is refitted
+        on the training split alone).
+      seed: seed of the fit/validation permutation.
+      tol, max_iter: L-BFGS stopping rule of :func:`fit_logistic_regression`.
+
+    Returns:
+      :class:`ProbeResult`.
+
+    Raises:
+      ValueError: for splits of mismatched shapes, non-integer labels, non-finite features,
+        an empty or non-positive l2 grid, or a val_fraction outside (0, 1).
+
+    Example:
+      >>> rng = np.random.default_rng(0)
+      >>> y = rng.integers(0, 2, 200)
+      >>> x = rng.normal(size=(200, 3)) + 4.0 * y[:, None]
+      >>> linear_probe(x[:150], y[:150], x[150:], y[150:]).test_accuracy
+      1.0
+    """
+    train_x, train_y = _check_split("train", train_features, train_labels)
+    test_x, test_y = _check_split("test", test_features, test_labels)
+    if test_x.shape[1] != train_x.shape[1]:
+        raise ValueError(
+            f"train and test features must have one dim, got {train_x.shape[1]} and "
+            f"{test_x.shape[1]}."
+        )
+    grid = [float(v) for v in l2_grid]
+    if not grid or min(grid) <= 0:
+        raise ValueError(f"l2_grid must be a non-empty sequence of values > 0, got {l2_grid}.")
+    k = int(max(train_y.max(), test_y.max())) + 1
+    if val_features is None:
+        if not 0.0 < val_fraction < 1.0:
+            raise ValueError(f"val_fraction must lie in (0, 1), got {val_fraction}.")
+        perm = np.random.default_rng(seed).permutation(train_x.shape[0])
+        n_val = int(round(val_fraction * train_x.shape[0]))
+        if not 1 <= n_val < train_x.shape[0]:
+            raise ValueError(f"val_fraction {val_fraction} leaves no fit or validation rows.")
+        fit_x, fit_y = train_x[perm[n_val:]], train_y[perm[n_val:]]
+        val_x, val_y = train_x[perm[:n_val]], train_y[perm[:n_val]]
+    else:
+        val_x, val_y = _check_split("val", val_features, val_labels)
+        fit_x, fit_y = train_x, train_y
+        k = max(k, int(val_y.max()) + 1)
+
+    val_accuracy = {}
+    for l2 in grid:
+        probe = fit_logistic_regression(
+            fit_x, fit_y, l2=l2, num_classes=k, tol=tol, max_iter=max_iter
+        )
+        val_accuracy[l2] = _accuracy(probe, val_x, val_y)
+    best = max(grid, key=lambda l2: (val_accuracy[l2], l2))  # ties: the larger lambda
+    probe = fit_logistic_regression(
+        train_x, train_y, l2=best, num_classes=k, tol=tol, max_iter=max_iter
+    )
+    return ProbeResult(
+        test_accuracy=_accuracy(probe, test_x, test_y),
+        l2=best,
+        val_accuracy=val_accuracy,
+        train_accuracy=_accuracy(probe, train_x, train_y),
+        grad_max=float(probe.grad_max),
+    )
