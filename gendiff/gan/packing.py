@@ -44,3 +44,34 @@ def pack(x, m: int) -> jax.Array:
     # Move the group axis next to the channels, then merge: (b/m, ..., m, C) -> (b/m, ..., m C).
     grouped = jnp.moveaxis(grouped, 1, -2)
     return grouped.reshape(grouped.shape[:-2] + (m * x.shape[-1],))
+
+
+def unpack(packed, m: int) -> jax.Array:
+    """The inverse of :func:`pack`: splits the channel axis back into m samples.
+
+    Args:
+      packed: (batch / m, ..., m * channels), as :func:`pack` returns.
+      m: the packing degree (a Python int >= 1).
+
+    Returns:
+      (batch, ..., channels), with ``unpack(pack(x, m), m) == x``.
+
+    Example:
+      >>> x = jnp.arange(12.0).reshape(6, 2)
+      >>> bool(jnp.all(unpack(pack(x, 3), 3) == x))
+      True
+    """
+    packed = jnp.asarray(packed)
+    if isinstance(m, bool) or int(m) != m or m < 1:
+        raise ValueError(f"m must be a positive int, got {m!r}.")
+    m = int(m)
+    if packed.ndim < 2:
+        raise ValueError(
+            f"packed must have shape (batch, ..., channels), got shape {packed.shape}."
+        )
+    if packed.shape[-1] % m:
+        raise ValueError(f"the channel axis {packed.shape[-1]} must be a multiple of m = {m}.")
+    grouped = packed.reshape(packed.shape[:-1] + (m, packed.shape[-1] // m))
+    # (b/m, ..., m, C) -> (b/m, m, ..., C) -> (b, ..., C)
+    grouped = jnp.moveaxis(grouped, -2, 1)
+    return grouped.reshape((packed.shape[0] * m,) + grouped.shape[2:])

@@ -1,35 +1,56 @@
 """Flax linen networks: time/label embeddings, residual MLP, DDPM U-Net, image classifiers
-(clean and noisy inputs), transformer layers, the sequence models Mamba and S4D, and a
-sequence classifier over them."""
+(clean and noisy inputs), transformer layers, the sequence models Mamba and S4D, a sequence
+classifier over them, and GAN generators and critics (MLP, DCGAN, conditional, projection,
+PacGAN, spectral norm)."""
 
 from gendiff.nets.classifier import ImageClassifier
 from gendiff.nets.embeddings import LabelEmbedding, TimeEmbedding, sinusoidal_embedding
+from gendiff.nets.gan import (
+    DCGAN_LAYOUTS,
+    DCGANCritic,
+    DCGANGenerator,
+    MLPCritic,
+    MLPGenerator,
+    PacCritic,
+    dcgan_layout,
+)
 from gendiff.nets.mamba import MambaBlock, MambaLM
 from gendiff.nets.mlp import MLPDenoiser
 from gendiff.nets.noisy_classifier import NoisyImageClassifier
 from gendiff.nets.s4 import S4DConv, S4DLayer, S4DPLRConv, S4Model
 from gendiff.nets.sequence_classifier import SequenceClassifier
+from gendiff.nets.spectral import SPECTRAL_COLLECTION, spectral_layer, spectral_refresh
 from gendiff.nets.transformer import MultiHeadAttention, TransformerBlock, positional_encoding
 from gendiff.nets.unet import UNET_PRESETS, UNet, unet_config
 
 __all__ = [
+    "DCGAN_LAYOUTS",
+    "DCGANCritic",
+    "DCGANGenerator",
     "ImageClassifier",
     "LabelEmbedding",
+    "MLPCritic",
     "MLPDenoiser",
+    "MLPGenerator",
     "MambaBlock",
     "MambaLM",
     "MultiHeadAttention",
     "NoisyImageClassifier",
+    "PacCritic",
     "S4DConv",
     "S4DLayer",
     "S4DPLRConv",
     "S4Model",
     "SequenceClassifier",
+    "SPECTRAL_COLLECTION",
     "TimeEmbedding",
     "TransformerBlock",
     "UNET_PRESETS",
     "UNet",
+    "dcgan_layout",
     "positional_encoding",
     "sinusoidal_embedding",
+    "spectral_layer",
+    "spectral_refresh",
     "unet_config",
 ]

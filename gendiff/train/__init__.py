@@ -1,9 +1,10 @@
 """Training: the one entry point ``fit``, train state (one or several optimisers), train steps,
-EMA, optimizer, sharding and multi-host set-up, checkpoints, the workdir lock, metrics logs."""
+EMA, the two players of a GAN, optimizer, sharding and multi-host set-up, checkpoints, the workdir lock, metrics logs."""
 
 from gendiff.train.checkpoint import Checkpointer, non_finite_paths
 from gendiff.train.ema import EmaState, EmaTransform, ema, ema_init
 from gendiff.train.fit import fit, initialize_distributed, is_main_process
+from gendiff.train.gan import gan_players
 from gendiff.train.lock import WorkdirInUse, WorkdirLock
 from gendiff.train.metrics_log import append_metrics, read_metrics
 from gendiff.train.optim import make_optimizer, make_schedule
@@ -35,6 +36,7 @@ __all__ = [
     "ema",
     "ema_init",
     "fit",
+    "gan_players",
     "initialize_distributed",
     "is_main_process",
     "jit_train_step",
