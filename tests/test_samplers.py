@@ -96,6 +96,27 @@ def run(name, path, nfe, x_init, **kwargs):
     return jax.jit(fn)(jax.random.key(1), x_init)
 
 
+@pytest.mark.parametrize("name", list(SAMPLERS))
+def test_smallest_budgets_run_or_are_refused_clearly(name):
+    """NFE 1, 2 and 3: each is either refused with a ValueError before tracing, or runs to a
+    finite result spending at most that many evaluations (the smallest budgets take paths of the
+    code, e.g. zero Heun steps, that generous budgets never reach)."""
+    path, x_init = PATHS["vp"], jnp.zeros((4, 2), jnp.float32)
+    options = {"rtol": 1e-2, "atol": 1e-2} if name == "ode_adaptive" else {}
+    for nfe in (1, 2, 3):
+        try:
+            jax.eval_shape(lambda k, x: SAMPLERS[name](
+                k, gaussian_model(path), path, x.shape, nfe=nfe, x_init=x, **options),
+                jax.random.key(0), x_init)  # fmt: skip
+        except ValueError as error:
+            assert "nfe" in str(error).lower() or "budget" in str(error).lower(), error
+            continue
+        if name == "ode_adaptive":
+            continue  # its tolerance decides the steps at run time (tested elsewhere)
+        x, stats = run(name, path, nfe, x_init, **options)
+        assert bool(jnp.all(jnp.isfinite(x))) and int(stats["nfe"]) <= nfe, (nfe, stats)
+
+
 # ----------------------------------------------------------------------------- moments
 
 # A generous budget per sampler: the stochastic ones converge at weak order 1.

@@ -137,7 +137,8 @@ def edm_heun_sample(
         return x_hat + 0.5 * h * (d + d_next), None  # trapezoidal corrector
 
     x_tilde = x / path.alpha(jnp.asarray(path.t_max, x.dtype))
-    x_tilde, _ = jax.lax.scan(heun_step, x_tilde, jnp.arange(num_heun))
+    if num_heun > 0:  # with one level and denoise_final, the only step is the last Euler one
+        x_tilde, _ = jax.lax.scan(heun_step, x_tilde, jnp.arange(num_heun))
     if not denoise_final:
         return x_tilde * path.alpha(jnp.asarray(path.t_min, x.dtype))
     # The last step, into sigma~_N = 0, is Euler: x~_N = x^ - sigma^ d, the x_0 estimate.
