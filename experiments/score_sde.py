@@ -76,6 +76,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             predictor=s.predictor,
             corrector=s.corrector,
             snr=s.snr,
+            step_rule=s.step_rule,
         )
         return jnp.clip(x, -1.0, 1.0) if is_images else x
 

@@ -25,6 +25,7 @@ def cpu() -> ml_collections.ConfigDict:
     c.sde.predictor = "reverse_diffusion"
     c.sde.corrector = "langevin"
     c.sde.snr = 0.16
+    c.sde.step_rule = "noise"  # Langevin step per example: "noise" (2 r (snr sigma_t)^2) or "norms"
     c.sde.likelihood_rtol = 1e-4
     c.eval.sample_batch = 500
     c.eval.vlb_examples = 100  # test digits whose PF-ODE bits/dim are computed (Hutchinson)
