@@ -17,9 +17,9 @@ import numpy as np
 import optax
 
 from experiments import common
+from gendiff.data import BatchSource
 from gendiff.nets.mamba import MambaLM
 from gendiff.nets.s4 import S4Model
-from gendiff.data import BatchSource
 from gendiff.train import TrainState, is_main_process
 
 TOKEN_MODELS = ("mamba", "s4")

@@ -24,7 +24,6 @@ from conftest import linear_score as _linear_score
 from gendiff import score
 from gendiff.paths import VPPath
 
-
 J_ESM = 0.5 * (np.trace((SIGMA_INV - P) @ SIGMA @ (SIGMA_INV - P).T) + np.sum((P @ (M - MU)) ** 2))
 J_ISM = 0.5 * (np.trace(P @ SIGMA @ P.T) + np.sum((P @ (MU - M)) ** 2)) - np.trace(P)
 

@@ -170,7 +170,7 @@ def test_nt_xent_equals_hand_computation():
     total = 0.0
     for k in range(2 * n):
         pos = (k + n) % (2 * n)
-        den = sum(math.exp(z[k] @ z[l] / tau) for l in range(2 * n) if l != k)
+        den = sum(math.exp(z[k] @ z[j] / tau) for j in range(2 * n) if j != k)
         total += -math.log(math.exp(z[k] @ z[pos] / tau) / den)
     loss, m = ssl.nt_xent_loss(jnp.array(A), jnp.array(B), temperature=tau)
     np.testing.assert_allclose(loss, total / (2 * n), rtol=1e-5)

@@ -18,6 +18,7 @@ from conftest import scan_reference as _numpy_reference
 
 from gendiff.ssm.selective_scan import resolve_method, selective_scan
 
+
 @pytest.mark.parametrize("length, option_name", CASES)
 def test_methods_agree_in_value_and_gradient(length, option_name):
     args, options, functional = grid_case(length, option_name)

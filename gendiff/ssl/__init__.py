@@ -95,6 +95,7 @@ __all__ = [
     "info_nce_loss",
     "infonce_bound",
     "jepa_loss",
+    "target_ema",
     "js_critic_loss",
     "linear_momentum",
     "masked_reconstruction_loss",
