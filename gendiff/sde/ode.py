@@ -239,6 +239,10 @@ def solve_probability_flow(
     score = score_fn_from_model(path, score_fn, prediction)
 
     def velocity_fn(y, t, **cond):
+        if prediction == "velocity":
+            # A velocity model predicts dx/dt itself: the same drift as f x - g^2 s / 2, without
+            # f = d log alpha / dt, which is infinite where alpha = 0 (rectified flow at t = 1).
+            return jnp.asarray(score_fn(y, t, **cond)).astype(y.dtype)
         return probability_flow_drift(path, score, y, t, **cond)
 
     return solve_ode(
