@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from gendiff.classic import _checks
+from gendiff.classic._iterate import iterate_em
 from gendiff.classic.gmm import gaussian_statistics
 from gendiff.classic.hmm import gaussian_log_prob, hmm_forward_backward
 from gendiff.classic.kmeans import _seed, squared_distances
@@ -195,17 +196,5 @@ def _baum_welch(key, x, init, tol, reg_covar, *, K, M, num_iters):
         )
         return jnp.mean(post.log_likelihood), new
 
-    def cond(carry):
-        i, _, _, _, done = carry
-        return (i < num_iters) & ~done
-
-    def body(carry):
-        i, params, prev, trace, _ = carry
-        ll, params = em_step(params)
-        return i + 1, params, ll, trace.at[i].set(ll), jnp.abs(ll - prev) < tol
-
-    trace = jnp.zeros((num_iters,), x.dtype)
-    carry = (jnp.int32(0), params, jnp.asarray(-jnp.inf, x.dtype), trace, jnp.bool_(False))
-    iters, params, ll, trace, _ = jax.lax.while_loop(cond, body, carry)
-    trace = jnp.where(jnp.arange(num_iters) < iters, trace, ll)
+    params, ll, trace, iters = iterate_em(em_step, params, num_iters, tol, x.dtype)
     return BaumWelchResult(params, ll, trace, iters)

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from gendiff.classic import _checks
+from gendiff.classic._iterate import iterate_em
 from gendiff.classic.pca import PPCAParams, _check_mask, _row_stats
 
 
@@ -115,17 +116,5 @@ def _ppca_em(key, x, mask, tol, *, m, num_iters):
         sigma2 = jnp.sum(of * (resid**2 + spread)) / jnp.sum(of)
         return jnp.mean(log_lik), PPCAParams(mu_new, W_new, sigma2)
 
-    def cond(carry):
-        i, _, _, _, done = carry
-        return (i < num_iters) & ~done
-
-    def body(carry):
-        i, params, prev, trace, _ = carry
-        ll, params = em_step(params)
-        return i + 1, params, ll, trace.at[i].set(ll), jnp.abs(ll - prev) < tol
-
-    trace = jnp.zeros((num_iters,), x.dtype)
-    carry = (jnp.int32(0), params, jnp.asarray(-jnp.inf, x.dtype), trace, jnp.bool_(False))
-    iters, params, ll, trace, _ = jax.lax.while_loop(cond, body, carry)
-    trace = jnp.where(jnp.arange(num_iters) < iters, trace, ll)
+    params, ll, trace, iters = iterate_em(em_step, params, num_iters, tol, x.dtype)
     return PPCAEMResult(params, ll, trace, iters)
