@@ -151,6 +151,32 @@ def test_mnist_idx_errors(idx_dir):
         data.load("mnist_idx", "test")
 
 
+def test_mnist_idx_t10k_split_is_a_fixed_disjoint_8k_2k_partition(tmp_path):
+    n = 8_010
+    pixels = np.arange(n, dtype=np.int64)[:, None, None] % 256 * np.ones((1, 2, 2), np.int64)
+    labels = (np.arange(n) % 10).astype(np.uint8)
+    # Each example's identity survives scaling: pixel (0, 0) = index mod 256, label = index mod 10.
+    _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", pixels.astype(np.uint8), compress=True)
+    _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", labels, compress=True)
+    train = data.load("mnist_idx_t10k", "train", data_dir=tmp_path)
+    test = data.load("mnist_idx_t10k", "test", data_dir=tmp_path)
+    assert (len(train), len(test)) == (8_000, 10) and train.name == "mnist_idx_t10k"
+    key = lambda ds: (np.round((ds.images[:, 0, 0, 0] + 1) * 127.5).astype(int), ds.labels)
+    ids = lambda ds: {(int(p), int(c)) for p, c in zip(*key(ds))}
+    assert len(ids(train) | ids(test)) == len({(i % 256, i % 10) for i in range(n)})
+    again = data.load("mnist_idx_t10k", "test", data_dir=tmp_path)
+    np.testing.assert_array_equal(again.images, test.images)
+    assert not np.array_equal(test.labels, labels[8_000:])  # shuffled, not the file's tail
+    _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", pixels[:100].astype(np.uint8), compress=True)
+    _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", labels[:100], compress=True)
+    with pytest.raises(ValueError, match="more than 8000 t10k examples"):
+        data.load("mnist_idx_t10k", "train", data_dir=tmp_path)
+    with pytest.raises(ValueError, match="valid splits: train, test"):
+        data.load("mnist_idx_t10k", "validation", data_dir=tmp_path)
+    with pytest.raises(ValueError, match="needs data_dir"):
+        data.load("mnist_idx_t10k", "test")
+
+
 # ---------------------------------------------------------------- load
 
 

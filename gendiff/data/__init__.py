@@ -23,7 +23,7 @@ from gendiff.data import tasks, toy2d
 from gendiff.data.batching import EpochBatcher, get_batch
 from gendiff.data.dataset import ArrayDataset, validate_images
 from gendiff.data.digits import load_digits
-from gendiff.data.mnist_idx import load_mnist_idx
+from gendiff.data.mnist_idx import load_mnist_idx, load_mnist_t10k_split
 from gendiff.data.sources import (
     ArrayBatches,
     BatchSource,
@@ -50,7 +50,7 @@ __all__ = [
     "validate_images",
 ]
 
-NAMES = ("digits", "mnist_idx", *TFDS_NAMES, *(f"toy2d/{n}" for n in toy2d.NAMES))
+NAMES = ("digits", "mnist_idx", "mnist_idx_t10k", *TFDS_NAMES, *(f"toy2d/{n}" for n in toy2d.NAMES))
 
 # 'toy2d/<name>': a fixed sample per split, (number of points, seed).
 TOY2D_SPLITS = {"train": (10_000, 0), "test": (2_000, 1)}
@@ -65,6 +65,8 @@ def load(
       name: one of :data:`NAMES`:
         'digits' (sklearn 8x8 digits, fixed stratified split; ``data_dir`` unused);
         'mnist_idx' (IDX files in ``data_dir``, required);
+        'mnist_idx_t10k' (only the t10k IDX files in ``data_dir``: 8,000 'train' and 2,000
+        'test' images by a fixed permutation, see :func:`load_mnist_t10k_split`);
         'mnist', 'fashion_mnist', 'cifar10' (through ``tfds.data_source``; ``data_dir``
         is the TFDS data directory, None for TFDS's default);
         'toy2d/<distribution>' (10,000 train points drawn with seed 0, 2,000 test
@@ -88,6 +90,12 @@ def load(
         if data_dir is None:
             raise ValueError("'mnist_idx' needs data_dir, the directory holding the IDX files")
         return load_mnist_idx(data_dir, split)
+    if name == "mnist_idx_t10k":
+        if data_dir is None:
+            raise ValueError(
+                "'mnist_idx_t10k' needs data_dir, the directory holding the t10k IDX files"
+            )
+        return load_mnist_t10k_split(data_dir, split)
     if name in TFDS_NAMES:
         return load_tfds(name, split, data_dir)
     if name.startswith("toy2d/") and name in NAMES:

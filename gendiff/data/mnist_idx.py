@@ -18,6 +18,9 @@ from gendiff.data.dataset import ArrayDataset, scale_levels
 
 SPLIT_PREFIXES = {"train": "train", "test": "t10k"}
 NUM_LEVELS = 256
+# 'mnist_idx_t10k': the 10,000 t10k images divided by one fixed permutation.
+T10K_SPLIT_SEED = 0
+T10K_NUM_TRAIN = 8_000
 
 # IDX type code -> element dtype (big-endian).
 _IDX_DTYPES = {
@@ -107,6 +110,47 @@ def load_mnist_idx(data_dir: str | os.PathLike, split: str = "train") -> ArrayDa
         num_levels=NUM_LEVELS,
         num_classes=10,
         name="mnist_idx",
+    )
+
+
+def load_mnist_t10k_split(data_dir: str | os.PathLike, split: str = "train") -> ArrayDataset:
+    """The t10k images of an IDX directory, divided into 8,000 'train' and 2,000 'test' images.
+
+    For machines that hold only the MNIST test set: one permutation drawn with
+    ``numpy.random.default_rng(T10K_SPLIT_SEED)`` orders the t10k examples; the first
+    ``T10K_NUM_TRAIN`` are 'train', the rest 'test'. Figures measured on it are not
+    comparable with figures trained on the 60,000 training images; say so when reporting.
+
+    Args:
+      data_dir: directory holding ``t10k-images-idx3-ubyte[.gz]`` and the labels file.
+      split: 'train' or 'test'.
+
+    Returns:
+      ArrayDataset named 'mnist_idx_t10k' (28x28x1 images in [-1, 1], int32 labels).
+
+    Raises:
+      ValueError: unknown split, or fewer t10k examples than the 8,000 'train' images need.
+
+    Example:
+      >>> load_mnist_t10k_split("/path/to/mnist", "test").images.shape  # doctest: +SKIP
+      (2000, 28, 28, 1)
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"unknown split {split!r}; valid splits: train, test")
+    full = load_mnist_idx(data_dir, "test")
+    if len(full) <= T10K_NUM_TRAIN:
+        raise ValueError(
+            f"mnist_idx_t10k needs more than {T10K_NUM_TRAIN} t10k examples in {data_dir}; "
+            f"found {len(full)}"
+        )
+    order = np.random.default_rng(T10K_SPLIT_SEED).permutation(len(full))
+    rows = order[:T10K_NUM_TRAIN] if split == "train" else order[T10K_NUM_TRAIN:]
+    return ArrayDataset(
+        images=full.images[rows],
+        labels=full.labels[rows],
+        num_levels=NUM_LEVELS,
+        num_classes=10,
+        name="mnist_idx_t10k",
     )
 
 
