@@ -45,8 +45,12 @@ def to_x0_eps(
       (x0, eps) with x_t = alpha x0 + sigma eps.
 
     Example:
-      >>> path = gendiff.paths.VPPath()
+      >>> from gendiff.paths import VPPath
+      >>> path, t = VPPath(), jnp.full((3,), 0.5)
+      >>> x_t, eps_hat = jnp.ones((3, 2)), jnp.zeros((3, 2))
       >>> x0, eps = to_x0_eps(path, eps_hat, x_t, t, "eps")
+      >>> bool(jnp.allclose(path.alpha(t)[:, None] * x0 + path.sigma(t)[:, None] * eps, x_t))
+      True
     """
     check_prediction(prediction)
     alpha, sigma = _coefficients(path, t, x_t)

@@ -108,7 +108,11 @@ def model_x0_eps(
     that x = alpha x_0 + sigma eps still holds.
 
     Example:
+      >>> from gendiff.paths import VPPath
+      >>> x = jnp.ones((3, 2))
       >>> x0, eps = model_x0_eps(model_fn, VPPath(), x, 0.5, "eps")
+      >>> eps.shape, x0.shape
+      ((3, 2), (3, 2))
     """
     t = jnp.broadcast_to(jnp.asarray(t, x.dtype), (x.shape[0],))
     pred = jnp.asarray(model_fn(x, t, **cond)).astype(x.dtype)

@@ -14,23 +14,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gendiff._testing import use_persistent_compilation_cache
 from gendiff.ssm.selective_scan import selective_scan
 
 # ----------------------------------------------------------------------------- compilation cache
 
-CACHE_DIR = os.environ.get("JAX_COMPILATION_CACHE_DIR") or os.path.join(
-    os.path.expanduser("~"), ".cache", "gendiff-tests", "jax"
-)
-_CACHE_SETTINGS = {
-    "jax_compilation_cache_dir": CACHE_DIR,
-    # Cache every program: the suite compiles thousands of small ones, each a few tenths of a
-    # second, and an entry is a few kB.
-    "jax_persistent_cache_min_compile_time_secs": 0.0,
-    "jax_persistent_cache_min_entry_size_bytes": 0,
-}
-for _name, _value in _CACHE_SETTINGS.items():
-    os.environ[_name.upper()] = str(_value)  # inherited by subprocesses
-    jax.config.update(_name, _value)
+CACHE_DIR = use_persistent_compilation_cache()
 
 
 # ----------------------------------------------------------------------------- score matching

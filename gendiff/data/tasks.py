@@ -119,7 +119,7 @@ def step_batches(
     Example:
       >>> fn = step_batches(selective_copying, jax.random.key(0), 8,
       ...                   seq_len=12, num_data=3, num_symbols=4)
-      >>> (fn(5)["tokens"] == fn(5)["tokens"]).all()
+      >>> bool((fn(5)["tokens"] == fn(5)["tokens"]).all())
       True
     """
 

@@ -62,7 +62,7 @@ def ddim_invert(
       path: the Gaussian path the model was trained on.
       x0: data, (batch, ...).
       num_steps: the number of steps N.
-      spacing: 'uniform', 'quadratic' or 'trailing'.
+      spacing: a grid spacing of :func:`gendiff.ddim.respacing.timesteps`.
       prediction: what ``model_fn`` outputs.
       fixed_point_iterations: refinements per step of the exact-inversion fixed point (0: the
         standard approximation).
@@ -72,8 +72,14 @@ def ddim_invert(
       x_T, the state at the grid's first (largest) time, same shape as x0.
 
     Example:
-      >>> x_T = ddim_invert(model_fn, path, x0, num_steps=50)
+      >>> from gendiff.ddim import ddim_sample
+      >>> from gendiff.paths import DiscreteVPPath
+      >>> path = DiscreteVPPath.from_schedule("linear", 1000)
+      >>> x0 = jax.random.uniform(key, (4, 2), minval=-1.0, maxval=1.0)
+      >>> x_T = ddim_invert(model_fn, path, x0, num_steps=50, fixed_point_iterations=5)
       >>> x0_again = ddim_sample(None, model_fn, path, x0.shape, num_steps=50, x_init=x_T)
+      >>> float(jnp.abs(x0_again - x0).max()) < 1e-5  # 0.16 without the fixed point
+      True
     """
     check_prediction(prediction)
     if int(fixed_point_iterations) != fixed_point_iterations or fixed_point_iterations < 0:

@@ -60,8 +60,10 @@ def ddim_sample(
       Samples at the grid's end time (t = 0 on a DiscreteVPPath, t_min otherwise).
 
     Example:
+      >>> from gendiff.paths import DiscreteVPPath
       >>> path = DiscreteVPPath.from_schedule("linear", 1000)
-      >>> x = ddim_sample(key, model_fn, path, (16, 8, 8, 1), num_steps=50)
+      >>> ddim_sample(key, model_fn, path, (16, 8, 8, 1), num_steps=50).shape
+      (16, 8, 8, 1)
     """
     check_prediction(prediction)
     check_eta(eta)

@@ -62,8 +62,11 @@ def ddim_noise_std(path: GaussianPath, s: jax.Array, t: jax.Array, eta) -> jax.A
     """c = eta sqrt(beta-tilde(s, t)), the std of the noise a DDIM step from t to s adds (eq. 16).
 
     Example:
-      >>> path = gendiff.paths.DiscreteVPPath.from_schedule("linear", 1000)
+      >>> from gendiff.paths import DiscreteVPPath
+      >>> path = DiscreteVPPath.from_schedule("linear", 1000)
       >>> c = ddim_noise_std(path, jnp.array([0.5]), jnp.array([0.6]), eta=1.0)
+      >>> bool(c[0] > 0)  # eta = 1: the ancestral sampler's noise
+      True
     """
     return eta * jnp.sqrt(reverse_variance(path, s, t, "small"))
 
@@ -85,7 +88,10 @@ def ddim_mean(
     With eta = 1 this is the posterior mean of q(x_s | x_t, x0_hat), DDPM's reverse mean.
 
     Example:
-      >>> x_s = ddim_mean(model_fn, VPPath(), x_t, s=jnp.full(8, 0.4), t=jnp.full(8, 0.5))
+      >>> from gendiff.paths import VPPath
+      >>> x_t = jnp.ones((8, 2))
+      >>> ddim_mean(model_fn, VPPath(), x_t, s=jnp.full(8, 0.4), t=jnp.full(8, 0.5)).shape
+      (8, 2)
     """
     check_eta(eta)
     x0, eps = predict_x0_eps(model_fn, path, x_t, t, prediction=prediction, clip_x0=clip_x0, **cond)
@@ -125,9 +131,11 @@ def ddim_step(
       x_s, same shape as x_t.
 
     Example:
+      >>> from gendiff.paths import DiscreteVPPath
       >>> path = DiscreteVPPath.from_schedule("linear", 1000)
-      >>> s, t = jnp.full(16, 0.5), jnp.full(16, 0.6)
-      >>> x_s = ddim_step(None, model_fn, path, x_t, s, t)  # eta = 0
+      >>> s, t, x_t = jnp.full(16, 0.5), jnp.full(16, 0.6), jnp.ones((16, 2))
+      >>> ddim_step(None, model_fn, path, x_t, s, t).shape  # eta = 0: deterministic
+      (16, 2)
     """
     check_eta(eta)
     deterministic = not isinstance(eta, jax.core.Tracer) and float(eta) == 0.0

@@ -114,8 +114,10 @@ def ancestral_sample(
       Samples of the given shape.
 
     Example:
+      >>> from gendiff.paths import DiscreteVPPath
       >>> path = DiscreteVPPath.from_schedule("linear", 1000)
-      >>> x = ancestral_sample(key, model_fn, path, (16, 8, 8, 1))
+      >>> ancestral_sample(key, model_fn, path, (16, 8, 8, 1)).shape
+      (16, 8, 8, 1)
     """
     check_prediction(prediction)
     reverse_variance(path, jnp.zeros(1), jnp.ones(1), variance)  # validates `variance` early

@@ -43,8 +43,11 @@ def posterior_mean(
     """Mean of q(x_s | x_t, x_0), s < t, each of shape (batch,).
 
     Example:
-      >>> path = gendiff.paths.DiscreteVPPath.from_schedule("linear", 1000)
-      >>> mean = posterior_mean(path, x0, x_t, s=(i - 1) / 1000, t=i / 1000)
+      >>> from gendiff.paths import DiscreteVPPath
+      >>> path = DiscreteVPPath.from_schedule("linear", 1000)
+      >>> x0, x_t = jnp.ones((3, 2)), jnp.zeros((3, 2))
+      >>> posterior_mean(path, x0, x_t, s=jnp.full(3, 0.499), t=jnp.full(3, 0.5)).shape
+      (3, 2)
     """
     ratio = transition_variance_ratio(path, s, t)
     alpha_s, alpha_t = path.alpha(s), path.alpha(t)

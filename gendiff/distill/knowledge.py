@@ -61,8 +61,11 @@ def distillation_loss(
       student).
 
     Example:
+      >>> logits = jnp.array([[2.0, 0.0, -1.0]])
       >>> loss, metrics = distillation_loss(
-      ...     student_logits, teacher_logits, labels, temperature=4.0, alpha=0.9)
+      ...     logits, logits, jnp.array([0]), temperature=4.0, alpha=1.0)
+      >>> float(loss)  # the student agrees with the teacher: no soft-target loss
+      0.0
     """
     student_logits, teacher_logits = jnp.asarray(student_logits), jnp.asarray(teacher_logits)
     labels = jnp.asarray(labels)

@@ -46,8 +46,14 @@ def student_target(
       x~ of the shape of z_t.
 
     Example:
+      >>> from gendiff.ddim import ddim_step
+      >>> from gendiff.paths import VPPath
+      >>> path, z_t, z_s = VPPath(), jnp.ones((2, 3)), jnp.zeros((2, 3))
+      >>> s, t = jnp.full(2, 0.4), jnp.full(2, 0.5)
       >>> x_tilde = student_target(path, z_t, t, z_s, s)
-      >>> ddim_step(None, lambda x, t: x_tilde, path, z_t, s, t, prediction="x0")  # = z_s
+      >>> z = ddim_step(None, lambda x, t: x_tilde, path, z_t, s, t, prediction="x0")
+      >>> float(jnp.abs(z - z_s).max()) < 1e-5  # one student step lands on the teacher's z_s
+      True
     """
     ratio = path.sigma(s) / path.sigma(t)  # sigma_{t''} / sigma_t
     denominator = path.alpha(s) - ratio * path.alpha(t)
@@ -120,8 +126,12 @@ def progressive_distillation_loss(
       (loss, metrics) with metrics 'loss' and 'x0_mse' (the unweighted squared error).
 
     Example:
+      >>> from gendiff.paths import VPPath
+      >>> x0 = jnp.zeros((8, 2))
       >>> loss, metrics = progressive_distillation_loss(
-      ...     key, student_fn, teacher_fn, x0, path, num_student_steps=4)
+      ...     key, model_fn, model_fn, x0, VPPath(), num_student_steps=4)
+      >>> loss.shape
+      ()
     """
     check_prediction(prediction)
     check_num_student_steps(path, num_student_steps)

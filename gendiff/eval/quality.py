@@ -154,7 +154,11 @@ class SampleScorer:
         """The primary figure (FD for images, SWD for points) of the first ``num_samples`` rows.
 
         Example:
-          >>> scorer.distance(samples)  # e.g. one figure per sampler of a sweep
+          >>> from gendiff.data import load
+          >>> train, test = load("toy2d/two_moons", "train"), load("toy2d/two_moons", "test")
+          >>> scorer = SampleScorer(key, test.images, train.images, num_samples=200)
+          >>> scorer.distance(test.images) < scorer.distance(test.images + 1.0)
+          True
         """
         x = self._rows(samples)
         if self.is_images:
@@ -165,7 +169,12 @@ class SampleScorer:
         """The floor and noise values of every figure, ``{name}_floor`` and ``{name}_noise``.
 
         Example:
-          >>> scorer.baselines()["fd_digits_floor"]
+          >>> from gendiff.data import load
+          >>> train, test = load("toy2d/two_moons", "train"), load("toy2d/two_moons", "test")
+          >>> scorer = SampleScorer(key, test.images, train.images, num_samples=200)
+          >>> b = scorer.baselines()
+          >>> b["swd_floor"] < b["swd_noise"] and b["mmd_floor"] < b["mmd_noise"]
+          True
         """
         if self._baselines is None:
             floor, noise = self._distances(self._floor), self._distances(self._noise)
@@ -179,7 +188,14 @@ class SampleScorer:
         """Fraction of the first ``num_samples`` samples the classifier assigns to their label.
 
         Example:
-          >>> scorer.accuracy(class_conditional_samples, intended_labels)
+          >>> from gendiff.data import load
+          >>> train, test = load("toy2d/two_moons", "train"), load("toy2d/two_moons", "test")
+          >>> sign = lambda x: jnp.stack([-x[:, 0], x[:, 0]], axis=-1)  # class 1 where x > 0
+          >>> scorer = SampleScorer(key, test.images, train.images, num_samples=200,
+          ...                       classifier=sign)
+          >>> x = np.abs(test.images)  # every point has x > 0
+          >>> scorer.accuracy(x, np.ones(len(x), np.int32))
+          1.0
         """
         if self._classifier is None:
             raise ValueError("accuracy needs a scorer built with classifier=.")
@@ -205,8 +221,12 @@ class SampleScorer:
           A dict of Python floats (keys in the class docstring).
 
         Example:
-          >>> figures = scorer(samples)
-          >>> figures["fd_digits_floor"] < figures["fd_digits"] < figures["fd_digits_noise"]
+          >>> from gendiff.data import load
+          >>> train, test = load("toy2d/two_moons", "train"), load("toy2d/two_moons", "test")
+          >>> scorer = SampleScorer(key, test.images, train.images, num_samples=200)
+          >>> figures = scorer(test.images + 0.2)  # shifted moons
+          >>> figures["swd_floor"] < figures["swd"] < figures["swd_noise"]
+          True
         """
         figures = {**self._distances(self._rows(samples)), **self.baselines()}
         if labels is not None:

@@ -54,8 +54,14 @@ def reflow_pairs(
       (x0_generated, x1_noise), each of the given shape.
 
     Example:
-      >>> x0, x1 = reflow_pairs(key, model_fn, RectifiedFlowPath(), (1000, 2), solver="rk4", num_steps=25)
-      >>> loss, _ = coupled_flow_matching_loss(key2, new_model_fn, x0, x1, RectifiedFlowPath())
+      >>> from gendiff.flow_matching import coupled_flow_matching_loss
+      >>> from gendiff.paths import RectifiedFlowPath
+      >>> velocity = lambda x, t: -x  # a toy velocity field
+      >>> x0, x1 = reflow_pairs(key, velocity, RectifiedFlowPath(), (1000, 2), solver="rk4",
+      ...                       num_steps=25)
+      >>> x0.shape, x1.shape  # (generated data, the noise it came from)
+      ((1000, 2), (1000, 2))
+      >>> loss, _ = coupled_flow_matching_loss(key, velocity, x0, x1, RectifiedFlowPath())
     """
     x1 = jax.random.normal(key, shape)
     sigma_max = path.sigma(jnp.full((shape[0],), path.t_max, jnp.float32))
@@ -93,8 +99,12 @@ def straightness(
       S per example, shape (batch,); >= 0 up to the solver's error (exactly, for 'euler').
 
     Example:
-      >>> x1 = RectifiedFlowPath().prior_sample(key, (500, 2))
-      >>> s = straightness(model_fn, RectifiedFlowPath(), x1, solver="rk4", num_steps=50)
+      >>> from gendiff.paths import RectifiedFlowPath
+      >>> x1 = jax.random.normal(key, (500, 2))
+      >>> constant = lambda x, t: jnp.ones_like(x)  # every trajectory a straight line
+      >>> s = straightness(constant, RectifiedFlowPath(), x1, solver="rk4", num_steps=50)
+      >>> s.shape, float(s.max())  # one value per trajectory
+      ((500,), 0.0)
     """
     batch = x_init.shape[0]
     flat = x_init.reshape(batch, -1)

@@ -51,7 +51,10 @@ def flow_sample(
       Samples of the given shape.
 
     Example:
-      >>> x = flow_sample(key, model_fn, RectifiedFlowPath(), (64, 2), solver="euler", num_steps=4)
+      >>> from gendiff.paths import RectifiedFlowPath
+      >>> velocity = lambda x, t: -x  # a toy velocity field
+      >>> flow_sample(key, velocity, RectifiedFlowPath(), (64, 2), solver="euler", num_steps=4).shape
+      (64, 2)
     """
     x = initial_state(key, path, shape, x_init, dtype)
     return solve_ode(

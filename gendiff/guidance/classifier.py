@@ -48,7 +48,12 @@ def noisy_classifier_loss(
       (loss, metrics) with metrics 'loss' and 'accuracy' (of the arg-max on x_t).
 
     Example:
-      >>> loss, metrics = noisy_classifier_loss(key, lambda x, t: net.apply(p, x, t), x0, y, path)
+      >>> from gendiff.paths import VPPath
+      >>> logits_fn = lambda x, t: jnp.zeros((x.shape[0], 10))  # a classifier that knows nothing
+      >>> x0, y = jnp.zeros((8, 2)), jnp.arange(8)
+      >>> loss, metrics = noisy_classifier_loss(key, logits_fn, x0, y, VPPath())
+      >>> round(float(loss), 4)  # log 10
+      2.3026
     """
     key_t, key_eps = jax.random.split(key)
     t = path.sample_t(key_t, x0.shape[0])
@@ -96,10 +101,13 @@ def classifier_guidance(
       ``guided(x, t, *, y, **cond)`` with the same output type as ``model_fn``.
 
     Example:
-      >>> log_prob = lambda x, t, y: jnp.take_along_axis(
-      ...     jax.nn.log_softmax(classifier.apply(cp, x, t)), y[:, None], 1)[:, 0]
-      >>> guided = classifier_guidance(functools.partial(net.apply, params), log_prob, path, 4.0)
-      >>> x = ddpm.ancestral_sample(key, guided, path, (10, 8, 8, 1), y=jnp.arange(10))
+      >>> from gendiff.ddpm import ancestral_sample
+      >>> from gendiff.paths import DiscreteVPPath
+      >>> path = DiscreteVPPath.from_schedule("linear", 100)
+      >>> log_prob = lambda x, t, y: -jnp.sum((x - y[:, None]) ** 2, axis=-1)  # toy log p(y|x)
+      >>> guided = classifier_guidance(model_fn, log_prob, path, 4.0)
+      >>> ancestral_sample(key, guided, path, (10, 2), y=jnp.arange(10)).shape
+      (10, 2)
     """
     check_prediction(prediction)
     check_guidance_scale(guidance_scale)

@@ -85,6 +85,7 @@ def label_dropout_denoising_loss(
       (loss, metrics) with metrics['loss'] the same scalar.
 
     Example:
+      >>> from gendiff.paths import DiscreteVPPath
       >>> path = DiscreteVPPath.from_schedule("linear", 100)
       >>> model_fn = lambda x, t, y: jnp.zeros_like(x)
       >>> x0, y = jnp.zeros((8, 2)), jnp.arange(8) % 4
@@ -121,8 +122,13 @@ def classifier_free_guidance(model_fn: ModelFn, guidance_scale: float, null_labe
         wrong shape or outside [0, null_label].
 
     Example:
-      >>> guided = classifier_free_guidance(functools.partial(net.apply, params), 2.0, 10)
-      >>> x = ddpm.ancestral_sample(key, guided, path, (10, 8, 8, 1), y=jnp.arange(10))
+      >>> from gendiff.ddpm import ancestral_sample
+      >>> from gendiff.paths import DiscreteVPPath
+      >>> path = DiscreteVPPath.from_schedule("linear", 100)
+      >>> conditional = lambda x, t, y: 0.5 * x + 0.01 * y[:, None]  # row y = 10 is the null label
+      >>> guided = classifier_free_guidance(conditional, 2.0, null_label=10)
+      >>> ancestral_sample(key, guided, path, (10, 2), y=jnp.arange(10)).shape
+      (10, 2)
     """
     check_guidance_scale(guidance_scale)
 

@@ -57,8 +57,11 @@ def diffusion_classifier_logits(
       Logits of shape (batch, num_classes); the arg-max is the diffusion classifier's decision.
 
     Example:
-      >>> logits = diffusion_classifier_logits(key, model_fn, path, images, 10, num_samples=64)
-      >>> predicted = logits.argmax(axis=1)
+      >>> from gendiff.paths import VPPath
+      >>> conditional = lambda x, t, y: 0.5 * x + 0.01 * y[:, None]  # a toy eps(x_t, t, y)
+      >>> x = jnp.zeros((4, 2))
+      >>> diffusion_classifier_logits(key, conditional, VPPath(), x, 10, num_samples=8).shape
+      (4, 10)
     """
     check_prediction(prediction)
     for name, value in (("num_classes", num_classes), ("num_samples", num_samples)):

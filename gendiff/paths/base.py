@@ -52,9 +52,11 @@ class GaussianPath:
         Samplers that step in lambda (DPM-Solver, Karras sigmas) use it to map back to t.
 
         Example:
+          >>> from gendiff.paths import VPPath
           >>> path = VPPath()
           >>> t = jnp.array([0.1, 0.5])
-          >>> path.t_from_log_snr(path.log_snr(t))  # ~ [0.1, 0.5]
+          >>> bool(jnp.allclose(path.t_from_log_snr(path.log_snr(t)), t, atol=1e-6))
+          True
         """
         log_snr = as_time(log_snr)
         lo = jnp.full_like(log_snr, self.t_min)

@@ -73,7 +73,8 @@ def karras_sigmas(
     sigma_min and the last is 0; without it all num_steps + 1 levels are spaced by eq. 5.
 
     Example:
-      >>> karras_sigmas(3, 0.002, 80.0)  # [80, 2.515, 0.002, 0]
+      >>> karras_sigmas(3, 0.002, 80.0)
+      Array([8.0e+01, 2.515e+00, 2.0e-03, 0.0e+00], dtype=float32)
     """
     _check_num_steps(num_steps)
     check_rho(rho)
@@ -182,6 +183,7 @@ def time_grid(
       of the DDIM paper's grid) and the last is t_end.
 
     Example:
+      >>> from gendiff.paths import DiscreteVPPath, VPPath
       >>> time_grid(VPPath(), 4)
       Array([1.     , 0.75025, 0.5005 , 0.25075, 0.001  ], dtype=float32)
       >>> time_grid(DiscreteVPPath.from_schedule("linear", 1000), 4, "trailing", t_end=0.0) * 1000

@@ -3,8 +3,11 @@ samplers that live here: EDM's Heun sampler (Karras et al. 2022), singlestep DPM
 (Lu et al. 2022a) and multistep DPM-Solver++(2M), (3M) and (2M)-SDE (Lu et al. 2022b).
 
 Example:
+  >>> from gendiff.paths import VPPath
   >>> x = SAMPLERS["dpm_solver_3"](key, model_fn, VPPath(), (64, 2), nfe=20)
   >>> x = SAMPLERS["ddim"](key, model_fn, VPPath(), (64, 2), nfe=50, eta=0.5)
+  >>> x.shape
+  (64, 2)
 """
 
 from __future__ import annotations

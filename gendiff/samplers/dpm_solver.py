@@ -162,7 +162,9 @@ def dpm_solver_sample(
       The state at t_min (or its x_0 prediction), of the given shape.
 
     Example:
-      >>> x = dpm_solver_sample(key, model_fn, VPPath(), (64, 2), nfe=20, order=3)
+      >>> from gendiff.paths import VPPath
+      >>> dpm_solver_sample(key, model_fn, VPPath(), (64, 2), nfe=20, order=3).shape
+      (64, 2)
     """
     check_prediction(prediction)
     check_finite_log_snr(path)

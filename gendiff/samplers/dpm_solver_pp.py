@@ -134,8 +134,11 @@ def dpm_solver_pp_sample(
       The state at t_min (or its x_0 prediction), of the given shape.
 
     Example:
+      >>> from gendiff.paths import VPPath
       >>> x = dpm_solver_pp_sample(key, model_fn, VPPath(), (64, 2), num_steps=20)
       >>> x = dpm_solver_pp_sample(key, model_fn, VPPath(), (64, 2), num_steps=20, method="3m")
+      >>> x.shape
+      (64, 2)
     """
     check_prediction(prediction)
     if method not in METHODS:

@@ -85,7 +85,9 @@ def edm_heun_sample(
       Samples of the given shape (the data end, sigma~ = 0, or the state at t_min).
 
     Example:
-      >>> x = edm_heun_sample(key, model_fn, EDMPath(), (16, 32, 32, 3), num_steps=18)  # 35 NFE
+      >>> from gendiff.paths import EDMPath
+      >>> edm_heun_sample(key, model_fn, EDMPath(), (16, 8, 8, 3), num_steps=18).shape  # 35 NFE
+      (16, 8, 8, 3)
     """
     check_prediction(prediction)
     check_count("num_steps", num_steps)

@@ -32,9 +32,12 @@ The budget of each sampler (D = 1 with denoise_final, else 0) and the steps K it
 nfe below a sampler's smallest run (its order plus D) raises ValueError naming the minimum.
 
 Example:
+  >>> from gendiff.paths import VPPath
   >>> x = SAMPLERS["dpm_solver_pp_2m"](key, model_fn, VPPath(), (64, 2), nfe=10)
   >>> x, stats = SAMPLERS["ode_adaptive"](key, model_fn, VPPath(), (64, 2), nfe=500,
   ...                                     rtol=1e-4, atol=1e-4, return_stats=True)
+  >>> x.shape
+  (64, 2)
 """
 
 from __future__ import annotations

@@ -40,7 +40,10 @@ def denoising_score_matching(
       (loss, metrics) with metrics['loss'] the same scalar.
 
     Example:
+      >>> x = jax.random.normal(key, (4096, 2))  # data N(0, I): the noisy score is -x / (1 + s^2)
       >>> loss, _ = denoising_score_matching(key, lambda x: -x / (1 + 0.1**2), x, 0.1)
+      >>> loss.shape
+      ()
     """
     check_positive("sigma", sigma)
     eps = jax.random.normal(key, x.shape, x.dtype)
@@ -73,6 +76,8 @@ def ncsn_loss(
       (loss, metrics) with metrics['loss'] the same scalar.
 
     Example:
+      >>> from gendiff.score import geometric_sigmas
+      >>> x = jax.random.normal(key, (256, 2))
       >>> sigmas = geometric_sigmas(1.0, 0.01, 10)
       >>> loss, _ = ncsn_loss(key, lambda x, s: -x / (1 + s[:, None] ** 2), x, sigmas)
     """
@@ -117,7 +122,12 @@ def score_sde_loss(
       (loss, metrics) with metrics['loss'] the same scalar.
 
     Example:
+      >>> from gendiff.paths import VPPath
+      >>> x = jax.random.normal(key, (256, 2))
+      >>> score_fn = lambda x, t: -x  # the exact score of p_t = N(0, I) on a VP path
       >>> loss, _ = score_sde_loss(key, score_fn, x, VPPath())
+      >>> loss.shape
+      ()
     """
     if callable(weighting):
         weight_fn = weighting

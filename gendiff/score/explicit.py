@@ -29,7 +29,10 @@ def explicit_score_matching(
       (loss, metrics) with metrics['loss'] the same scalar.
 
     Example:
+      >>> x = jnp.ones((10, 2))
       >>> loss, _ = explicit_score_matching(key, lambda x: -x, x, lambda x: -2.0 * x)
+      >>> float(loss)  # 1/2 E || -x - (-2 x) ||^2 = 1/2 * 2
+      1.0
     """
     del key
     score, target = score_fn(x), target_score_fn(x)

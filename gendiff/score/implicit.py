@@ -42,7 +42,10 @@ def implicit_score_matching(
       (E tr(d s / d x)).
 
     Example:
-      >>> loss, m = implicit_score_matching(key, lambda x: -x, x)  # 1/2 E||x||^2 - D
+      >>> x = jnp.ones((10, 2))
+      >>> loss, m = implicit_score_matching(key, lambda x: -x, x)
+      >>> float(loss)  # E [1/2 ||x||^2 + tr(-I)] = 1 - 2
+      -1.0
     """
     if trace not in TRACES:
         raise ValueError(f"Unknown trace {trace!r}; expected one of {TRACES}.")

@@ -46,7 +46,9 @@ def langevin_dynamics(
 
     Example:
       >>> x = langevin_dynamics(key, lambda x: -x, jnp.zeros((1000, 2)), step_size=0.01,
-      ...                       num_steps=1000)  # ~ N(0, I)
+      ...                       num_steps=1000)
+      >>> round(float(x.std()), 1)  # ~ N(0, I)
+      1.0
     """
     check_positive("step_size", step_size)
     if num_steps < 1:
@@ -93,9 +95,14 @@ def annealed_langevin_dynamics(
       Samples of x_init's shape.
 
     Example:
+      >>> from gendiff.score import geometric_sigmas
       >>> sigmas = geometric_sigmas(10.0, 0.01, 10)
+      >>> score_fn = lambda x, s: -x / (1 + s[:, None] ** 2)  # data N(0, I) plus N(0, s^2)
+      >>> x0 = jax.random.uniform(key, (500, 2), minval=-10.0, maxval=10.0)
       >>> x = annealed_langevin_dynamics(key, score_fn, x0, sigmas, eps=2e-5,
       ...                                num_steps_per_level=100)
+      >>> x.shape
+      (500, 2)
     """
     check_noise_levels(sigmas)
     check_positive("eps", eps)

@@ -42,7 +42,10 @@ def sliced_score_matching(
       (loss, metrics) with metrics['loss'] the same scalar.
 
     Example:
+      >>> x = jax.random.normal(key, (256, 2))
       >>> loss, _ = sliced_score_matching(key, lambda x: -x, x, num_probes=4)
+      >>> loss.shape
+      ()
     """
     if num_probes < 1:
         raise ValueError(f"num_probes must be >= 1, got {num_probes}.")

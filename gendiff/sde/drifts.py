@@ -28,6 +28,8 @@ def score_fn_from_model(path: GaussianPath, model_fn: ModelFn, prediction: str =
     """Wraps a model of any parameterisation ('eps', 'x0', 'v', 'score', 'velocity') as a score.
 
     Example:
+        >>> from gendiff.paths import VPPath
+        >>> path, x_t, t = VPPath(), jnp.ones((3, 2)), jnp.full((3,), 0.5)
         >>> score_fn = score_fn_from_model(path, model_fn, "eps")  # s = -eps / sigma
         >>> score_fn(x_t, t).shape == x_t.shape
         True

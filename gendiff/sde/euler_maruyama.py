@@ -39,6 +39,7 @@ def simulate_forward(
       (ts, xs): the grid (N + 1,) and the trajectory (N + 1, batch, ...), xs[0] = x0.
 
     Example:
+      >>> from gendiff.paths import VPPath
       >>> ts, xs = simulate_forward(jax.random.key(0), VPPath(), jnp.ones((1000, 2)), 500)
       >>> xs.shape
       (501, 1000, 2)

@@ -200,8 +200,12 @@ def pc_sample(
       Samples of the given shape.
 
     Example:
+      >>> from gendiff.paths import VEPath
+      >>> score_fn = lambda x, t: -x / (1 + VEPath().sigma(t)[:, None] ** 2)  # data ~ N(0, I)
       >>> x = pc_sample(key, score_fn, VEPath(), (64, 2), num_steps=500,
       ...               predictor="reverse_diffusion", corrector="langevin")
+      >>> x.shape
+      (64, 2)
     """
     if predictor not in PREDICTORS:
         raise ValueError(f"Unknown predictor {predictor!r}; expected one of {PREDICTORS}.")
