@@ -25,7 +25,6 @@ import numpy as np
 from experiments import common, guided_digits
 from experiments.configs import diffusion_classifier as configs
 from gendiff import guidance
-from gendiff.train import is_main_process
 
 
 def _check_classify_config(c: ml_collections.ConfigDict) -> None:
@@ -105,9 +104,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         classify_s=time.time() - classify_start,
         wall_s=time.time() - start,
     )
-    if is_main_process():
-        os.makedirs(workdir, exist_ok=True)
-        common.write_json(os.path.join(workdir, "metrics.json"), result)
+    common.write_json(os.path.join(workdir, "metrics.json"), result)
     return result
 
 

@@ -214,8 +214,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         if is_main_process():
             _save_grid(os.path.join(workdir, f"samples_{name}.png"), samples, num_classes, name)
     result["wall_s"] = time.time() - start
-    if is_main_process():
-        common.write_json(os.path.join(workdir, "metrics.json"), result)
+    common.write_json(os.path.join(workdir, "metrics.json"), result)
     return result
 
 

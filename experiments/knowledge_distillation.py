@@ -30,7 +30,6 @@ from experiments import common
 from experiments.configs import knowledge_distillation as configs
 from gendiff import data, nets
 from gendiff.distill import distillation_loss
-from gendiff.train import is_main_process
 
 
 def _classifier(c: ml_collections.ConfigDict, num_classes: int) -> nets.ImageClassifier:
@@ -165,8 +164,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             result[f"{arm}_{name}_std"] = float(values.std())
     result["student_num_params"] = common.num_params(params)
     result["wall_s"] = time.time() - start
-    if is_main_process():
-        common.write_json(os.path.join(workdir, "metrics.json"), result)
+    common.write_json(os.path.join(workdir, "metrics.json"), result)
     return result
 
 

@@ -124,11 +124,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         jax.random.key(config.seed), 5
     )
     os.makedirs(workdir, exist_ok=True)
-    if is_main_process():
-        common.write_json(
-            os.path.join(workdir, CONFIG_FILE),
-            {"config": config.to_dict(), "example_shape": list(shape)},
-        )
+    common.write_json(
+        os.path.join(workdir, CONFIG_FILE),
+        {"config": config.to_dict(), "example_shape": list(shape)},
+    )
 
     def sample(params, key, num, num_steps):  # deterministic DDIM on the trailing grid i / N
         return ddim.ddim_sample(

@@ -20,7 +20,7 @@ from experiments import common
 from gendiff.data import BatchSource
 from gendiff.nets.mamba import MambaLM
 from gendiff.nets.s4 import S4Model
-from gendiff.train import TrainState, is_main_process
+from gendiff.train import TrainState
 
 TOKEN_MODELS = ("mamba", "s4")
 
@@ -132,6 +132,5 @@ def compare_models(
             result[f"{name}_{k}"] = v
         result[f"{name}_wall_s"] = time.time() - t0
     result["wall_s"] = time.time() - start
-    if is_main_process():
-        common.write_json(os.path.join(workdir, "metrics.json"), result)
+    common.write_json(os.path.join(workdir, "metrics.json"), result)
     return result
