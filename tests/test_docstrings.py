@@ -8,6 +8,7 @@ checks that each one exists and that the doctest collector of its defining modul
 """
 
 import doctest
+import functools
 import importlib
 import inspect
 
@@ -39,13 +40,12 @@ def _public_callables():
 PUBLIC = _public_callables()
 
 
-def _collected_examples(module_name, cache={}):  # noqa: B006 - one doctest scan per module
+@functools.cache
+def _collected_examples(module_name):
     """Names of the docstrings with examples that doctest collects from one module."""
-    if module_name not in cache:
-        module = importlib.import_module(module_name)
-        tests = doctest.DocTestFinder(exclude_empty=True).find(module, module_name)
-        cache[module_name] = {t.name for t in tests if t.examples}
-    return cache[module_name]
+    module = importlib.import_module(module_name)
+    tests = doctest.DocTestFinder(exclude_empty=True).find(module, module_name)
+    return frozenset(t.name for t in tests if t.examples)
 
 
 def test_public_names_are_found():
@@ -64,8 +64,30 @@ def test_public_names_are_found():
     assert len(PUBLIC) > 300
 
 
+def _without_example(pairs):
+    return [name for name, obj in pairs if ">>>" not in (inspect.getdoc(obj) or "")]
+
+
+def test_the_check_flags_a_missing_example():
+    def documented():
+        """Doubles.
+
+        >>> 2 * 1
+        2
+        """
+
+    def undocumented():
+        """Doubles, without an example."""
+
+    class Bare:
+        pass
+
+    pairs = [("documented", documented), ("undocumented", undocumented), ("Bare", Bare)]
+    assert _without_example(pairs) == ["undocumented", "Bare"]
+
+
 def test_every_public_function_and_class_has_an_example():
-    missing = [name for name, obj in PUBLIC if ">>>" not in (inspect.getdoc(obj) or "")]
+    missing = _without_example(PUBLIC)
     assert not missing, f"{len(missing)} public names without a '>>>' example: {' '.join(missing)}"
 
 
