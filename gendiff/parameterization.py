@@ -21,6 +21,15 @@ PREDICTIONS = ("eps", "x0", "v", "score", "velocity")
 
 
 def check_prediction(prediction: str) -> None:
+    """Raises ValueError unless ``prediction`` is one of eps, x0, v, score, velocity.
+
+    Example:
+      >>> from gendiff.sampling import check_prediction
+      >>> check_prediction("v")
+      >>> check_prediction("noise")
+      Traceback (most recent call last):
+      ValueError: Unknown prediction type 'noise'; expected one of ('eps', 'x0', 'v', 'score', 'velocity').
+    """
     if prediction not in PREDICTIONS:
         raise ValueError(f"Unknown prediction type {prediction!r}; expected one of {PREDICTIONS}.")
 
@@ -76,7 +85,16 @@ def to_x0_eps(
 def from_x0_eps(
     path: GaussianPath, x0: jax.Array, eps: jax.Array, t: jax.Array, prediction: str
 ) -> jax.Array:
-    """The target a model of the given parameterisation should output for (x_0, eps) at t."""
+    """The target a model of the given parameterisation should output for (x_0, eps) at t.
+
+    Example:
+      >>> from gendiff.paths import RectifiedFlowPath
+      >>> path, t = RectifiedFlowPath(), jnp.full((1,), 0.25)  # alpha = 1 - t, sigma = t
+      >>> x0, eps = jnp.full((1, 2), 2.0), jnp.ones((1, 2))
+      >>> # v = alpha eps - sigma x0 = 0.75 - 0.5, score = -eps / sigma, velocity = -x0 + eps
+      >>> [float(from_x0_eps(path, x0, eps, t, p)[0, 0]) for p in ("v", "score", "velocity")]
+      [0.25, -4.0, -1.0]
+    """
     check_prediction(prediction)
     alpha, sigma = _coefficients(path, t, x0)
     if prediction == "eps":
@@ -94,6 +112,18 @@ def from_x0_eps(
 def convert(
     path: GaussianPath, pred: jax.Array, x_t: jax.Array, t: jax.Array, source: str, target: str
 ) -> jax.Array:
-    """Converts a model output from one parameterisation to another at (x_t, t)."""
+    """Converts a model output from one parameterisation to another at (x_t, t).
+
+    Example:
+      >>> from gendiff.paths import VPPath
+      >>> path, t = VPPath(), jnp.full((3,), 0.4)
+      >>> x_t, eps_hat = jnp.ones((3, 2)), jnp.full((3, 2), 0.5)
+      >>> v = convert(path, eps_hat, x_t, t, "eps", "v")
+      >>> bool(jnp.allclose(convert(path, v, x_t, t, "v", "eps"), eps_hat, atol=1e-5))  # round trip
+      True
+      >>> score = convert(path, eps_hat, x_t, t, "eps", "score")
+      >>> bool(jnp.allclose(score, -eps_hat / path.sigma(t)[:, None]))  # score = -eps / sigma
+      True
+    """
     x0, eps = to_x0_eps(path, pred, x_t, t, source)
     return from_x0_eps(path, x0, eps, t, target)

@@ -32,7 +32,18 @@ __all__ = [
 
 
 def check_count(name: str, value: int, minimum: int = 1, reason: str = "") -> None:
-    """Raises ValueError unless ``value`` is an integer >= ``minimum``."""
+    """Raises ValueError unless ``value`` is an integer >= ``minimum``.
+
+    Example:
+      >>> from gendiff.sampling import check_count
+      >>> check_count("num_steps", 10)
+      >>> check_count("num_steps", 0)
+      Traceback (most recent call last):
+      ValueError: num_steps must be a positive integer, got 0.
+      >>> check_count("order", 1, minimum=2, reason=" for a multistep solver")
+      Traceback (most recent call last):
+      ValueError: order must be an integer >= 2 for a multistep solver, got 1.
+    """
     if isinstance(value, bool) or int(value) != value or value < minimum:
         expected = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
         raise ValueError(f"{name} must be {expected}{reason}, got {value!r}.")
@@ -43,6 +54,14 @@ def check_finite_log_snr(path: GaussianPath, t_end: float | None = None) -> None
 
     The check runs whenever the path's parameters are known at trace time (always outside
     ``jit``, and inside it for paths whose fields are static); it is skipped otherwise.
+
+    Example:
+      >>> from gendiff.paths import RectifiedFlowPath
+      >>> from gendiff.sampling import check_finite_log_snr
+      >>> check_finite_log_snr(RectifiedFlowPath(t_min=1e-3, t_max=0.999))
+      >>> check_finite_log_snr(RectifiedFlowPath())  # alpha(1) = 0: lambda(1) = -inf
+      Traceback (most recent call last):
+      ValueError: RectifiedFlowPath has log-SNR -inf at t_max = 1.0 ...
     """
     t_end = path.t_min if t_end is None else t_end
     with jax.ensure_compile_time_eval():
@@ -58,7 +77,17 @@ def check_finite_log_snr(path: GaussianPath, t_end: float | None = None) -> None
 
 
 def state_dtype(x_init: jax.Array | None, dtype=None):
-    """The dtype a sampler keeps its state in: ``dtype`` if given, else x_init's, else float32."""
+    """The dtype a sampler keeps its state in: ``dtype`` if given, else x_init's, else float32.
+
+    Example:
+      >>> from gendiff.sampling import state_dtype
+      >>> [str(d) for d in (state_dtype(None), state_dtype(jnp.zeros(2, jnp.bfloat16)),
+      ...                   state_dtype(jnp.zeros(2, jnp.bfloat16), jnp.float32))]
+      ['float32', 'bfloat16', 'float32']
+      >>> state_dtype(jnp.zeros(2, jnp.int32))
+      Traceback (most recent call last):
+      ValueError: the state dtype must be a floating-point dtype, got int32.
+    """
     if dtype is not None:
         dtype = jnp.dtype(dtype)
     elif x_init is not None:
@@ -81,6 +110,16 @@ def initial_state(
 
     The result has the dtype of :func:`state_dtype`. Raises ValueError for an x_init whose shape
     is not ``shape``, or a missing key without x_init.
+
+    Example:
+      >>> from gendiff.paths import VEPath
+      >>> from gendiff.sampling import initial_state
+      >>> path = VEPath()  # sigma(1) = sigma_max
+      >>> x = initial_state(jax.random.key(0), path, (4000, 2), None)
+      >>> x.shape, x.dtype, round(float(x.std() / path.sigma(jnp.array(1.0))), 1)
+      ((4000, 2), dtype('float32'), 1.0)
+      >>> initial_state(None, path, (1, 2), jnp.ones((1, 2)), jnp.bfloat16)  # x_init, cast
+      Array([[1, 1]], dtype=bfloat16)
     """
     dtype = state_dtype(x_init, dtype)
     if x_init is None:

@@ -43,6 +43,17 @@ class GMMResult(NamedTuple):
         the last one.
       num_iters: iterations run.
       converged: whether the change of the lower bound fell below ``tol``.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from gendiff.classic import gmm_em
+      >>> x = jnp.concatenate([jax.random.normal(jax.random.key(1), (200, 2)) - 4,
+      ...                      jax.random.normal(jax.random.key(2), (200, 2)) + 4])
+      >>> res = gmm_em(jax.random.key(0), x, 2, covariance_type="diag")  # num_iters=100
+      >>> res.params.means.shape, res.params.covariances.shape, res.lower_bounds.shape
+      ((2, 2), (2, 2), (100,))
+      >>> bool(res.converged), bool(res.lower_bound == res.lower_bounds[-1])
+      (True, True)
     """
 
     params: GMMParams

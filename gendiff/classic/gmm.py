@@ -35,6 +35,14 @@ class GMMParams(NamedTuple):
       means: (k, d) component means.
       covariances: covariances in the shape of the covariance type (module docstring).
       precisions_cholesky: L with Sigma^{-1} = L L^T, same shape as ``covariances``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from gendiff.classic import GMMParams, gmm_log_prob
+      >>> p = GMMParams(weights=jnp.array([0.5, 0.5]), means=jnp.array([[-1.0], [1.0]]),
+      ...               covariances=jnp.ones(2), precisions_cholesky=jnp.ones(2))  # "spherical"
+      >>> round(float(gmm_log_prob(jnp.zeros((1, 1)), p, "spherical")[0]), 6)  # -1/2 - log sqrt(2 pi)
+      -1.418939
     """
 
     weights: jax.Array
@@ -76,7 +84,20 @@ def covariances_from_precisions_cholesky(prec_chol: jax.Array, covariance_type: 
 
 
 def gmm_precisions(params: GMMParams, covariance_type: str = "full") -> jax.Array:
-    """The precision matrices Sigma^{-1} = L L^T (elementwise L^2 for diag / spherical)."""
+    """The precision matrices Sigma^{-1} = L L^T (elementwise L^2 for diag / spherical).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from gendiff.classic import GMMParams, gmm_precisions
+      >>> from gendiff.classic.gmm import precisions_cholesky_from_covariances
+      >>> cov = jnp.array([[[2.0, 1.0], [1.0, 2.0]]])
+      >>> p = GMMParams(jnp.ones(1), jnp.zeros((1, 2)), cov,
+      ...               precisions_cholesky_from_covariances(cov, "full"))
+      >>> bool(jnp.allclose(gmm_precisions(p, "full")[0] @ cov[0], jnp.eye(2), atol=1e-5))
+      True
+      >>> gmm_precisions(p._replace(precisions_cholesky=jnp.array([0.5])), "spherical").tolist()
+      [0.25]
+    """
     L = params.precisions_cholesky
     if covariance_type in ("full", "tied"):
         return L @ jnp.swapaxes(L, -1, -2)
@@ -103,7 +124,16 @@ def _component_log_prob(x, means, prec_chol, covariance_type):
 
 
 def gmm_joint_log_prob(x: jax.Array, params: GMMParams, covariance_type: str = "full") -> jax.Array:
-    """(n, k) log p_z + log N(x_i; mu_z, Sigma_z), the terms of the note's gradient (F3:59)."""
+    """(n, k) log p_z + log N(x_i; mu_z, Sigma_z), the terms of the note's gradient (F3:59).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from gendiff.classic import GMMParams, gmm_joint_log_prob
+      >>> p = GMMParams(jnp.array([0.25, 0.75]), jnp.zeros((2, 1)), jnp.ones(2), jnp.ones(2))
+      >>> lp = gmm_joint_log_prob(jnp.zeros((3, 1)), p, "spherical")
+      >>> lp.shape, [round(float(v), 5) for v in lp[0]]  # log p_z - log sqrt(2 pi)
+      ((3, 2), [-2.30523, -1.20662])
+    """
     return jnp.log(params.weights) + _component_log_prob(
         x, params.means, params.precisions_cholesky, covariance_type
     )

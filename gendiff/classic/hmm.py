@@ -26,6 +26,15 @@ class HMMPosterior(NamedTuple):
       log_likelihood: log p(x_{1:T}).
       posteriors: (T, K) gamma_t(k) = p(z_t = k | x_{1:T}).
       transition_counts: (K, K) sum_t p(z_t = i, z_{t+1} = j | x_{1:T}).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from gendiff.classic import hmm_forward_backward
+      >>> log_A = jnp.log(jnp.array([[0.9, 0.1], [0.2, 0.8]]))
+      >>> log_e = jnp.log(jnp.array([[0.5, 0.1], [0.5, 0.1], [0.1, 0.5]]))  # T = 3
+      >>> post = hmm_forward_backward(jnp.log(jnp.array([0.5, 0.5])), log_A, log_e)
+      >>> post.posteriors.sum(1).round(5).tolist(), round(float(post.transition_counts.sum()), 5)
+      ([1.0, 1.0, 1.0], 2.0)
     """
 
     log_likelihood: jax.Array

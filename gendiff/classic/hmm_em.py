@@ -33,6 +33,15 @@ class HMMParams(NamedTuple):
       weights: (K, M) mixture weights c_km, rows sum to 1.
       means: (K, M, d).
       covariances: (K, M, d, d) full covariances.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from gendiff.classic import HMMParams, hmm_emission_log_prob
+      >>> p = HMMParams(initial=jnp.array([0.5, 0.5]), transition=jnp.array([[0.9, 0.1], [0.1, 0.9]]),
+      ...               weights=jnp.ones((2, 1)), means=jnp.array([[[0.0]], [[2.0]]]),
+      ...               covariances=jnp.ones((2, 1, 1, 1)))  # K = 2 states, M = 1, d = 1
+      >>> [round(float(v), 6) for v in hmm_emission_log_prob(jnp.zeros((1, 1)), p)[0]]
+      [-0.918939, -2.918939]
     """
 
     initial: jax.Array
@@ -50,6 +59,17 @@ class BaumWelchResult(NamedTuple):
       log_likelihood: mean log p(x_{1:T}) per sequence at the last E-step.
       log_likelihoods: (num_iters,) that value at every iteration (repeated after convergence).
       num_iters: iterations run.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from gendiff.classic import baum_welch
+      >>> z = (jnp.arange(200) // 20) % 2
+      >>> x = (4.0 * z + jax.random.normal(jax.random.key(0), (200,)))[None, :, None]
+      >>> res = baum_welch(jax.random.key(1), x, 2, num_iters=50)
+      >>> res.params.transition.shape, res.log_likelihoods.shape
+      ((2, 2), (50,))
+      >>> bool(jnp.all(jnp.diff(res.log_likelihoods) >= -1e-4))  # EM never lowers the likelihood
+      True
     """
 
     params: HMMParams
@@ -66,7 +86,17 @@ def _component_log_prob(x, params):
 
 
 def hmm_emission_log_prob(x: jax.Array, params: HMMParams) -> jax.Array:
-    """(T, K) log p(x_t | z_t = k) = log sum_m c_km N(x_t; mu_km, Sigma_km) for (T, d) x."""
+    """(T, K) log p(x_t | z_t = k) = log sum_m c_km N(x_t; mu_km, Sigma_km) for (T, d) x.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from gendiff.classic import HMMParams, hmm_emission_log_prob
+      >>> p = HMMParams(jnp.ones(1), jnp.ones((1, 1)), jnp.array([[0.5, 0.5]]),
+      ...               jnp.array([[[-1.0], [1.0]]]), jnp.ones((1, 2, 1, 1)))  # M = 2 components
+      >>> lp = hmm_emission_log_prob(jnp.zeros((4, 1)), p)
+      >>> lp.shape, round(float(lp[0, 0]), 6)  # log N(0; +-1, 1) = -1/2 - log sqrt(2 pi)
+      ((4, 1), -1.418939)
+    """
     return jax.nn.logsumexp(_component_log_prob(x, params), axis=-1)
 
 

@@ -24,6 +24,14 @@ class KMeansResult(NamedTuple):
       labels: (n,) index of the nearest centre of each point (int32).
       inertia: weighted sum of squared distances of the points to their centres.
       num_iters: Lloyd iterations run.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from gendiff.classic import kmeans
+      >>> x = jnp.array([[0.0, 0.0], [0.0, 1.0], [5.0, 5.0], [5.0, 6.0]])
+      >>> res = kmeans(jax.random.key(0), x, 2, init=x[jnp.array([0, 2])])
+      >>> res.labels.tolist(), float(res.inertia)  # 4 points at distance 1/2 from their centre
+      ([0, 0, 1, 1], 1.0)
     """
 
     centres: jax.Array

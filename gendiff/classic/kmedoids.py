@@ -31,6 +31,14 @@ class KMedoidsResult(NamedTuple):
       labels: (n,) cluster of each point (int32).
       cost: sum_i D(x_i, m_{label_i}).
       num_iters: iterations run.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from gendiff.classic import kmedoids
+      >>> x = jnp.array([[0.0], [1.0], [2.0], [100.0], [10.0], [11.0], [12.0]])
+      >>> res = kmedoids(jax.random.key(0), x, 2, init=jnp.array([0, 4]))
+      >>> res.medoid_indices.tolist(), res.labels.tolist(), float(res.cost)  # 1+1 + 89+1+1
+      ([1, 5], [0, 0, 0, 1, 1, 1, 1], 93.0)
     """
 
     medoid_indices: jax.Array

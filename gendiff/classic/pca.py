@@ -34,6 +34,16 @@ class PCAResult(NamedTuple):
       singular_values: (m,) singular values of the centred data.
       mean: (d,) the mean that was subtracted (zeros when ``center=False``).
       residual: sum_i ||x_i - mean - U U^T (x_i - mean)||^2 = the sum of the dropped eigenvalues of S.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from gendiff.classic import pca
+      >>> x = jnp.array([[2.0, 0.0], [-2.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+      >>> res = pca(x, 1)
+      >>> round(float(res.explained_variance[0]), 4), round(float(res.explained_variance_ratio[0]), 4)
+      (2.6667, 0.8)
+      >>> res.mean.tolist(), round(float(res.singular_values[0]), 4)  # s^2 = 8 = 3 * 8/3
+      ([0.0, 0.0], 2.8284)
     """
 
     components: jax.Array
@@ -51,6 +61,13 @@ class PPCAParams(NamedTuple):
       mean: (d,) mu.
       W: (d, m) loading matrix.
       noise_variance: sigma^2 > 0.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from gendiff.classic import PPCAParams, ppca_log_prob
+      >>> p = PPCAParams(mean=jnp.zeros(2), W=jnp.zeros((2, 1)), noise_variance=jnp.array(1.0))
+      >>> round(float(ppca_log_prob(jnp.zeros((1, 2)), p)[0]), 6)  # N(0; 0, I_2) = -log 2 pi
+      -1.837877
     """
 
     mean: jax.Array

@@ -32,6 +32,16 @@ class PPCAEMResult(NamedTuple):
       log_likelihood: mean observed-data log-likelihood per row at the last E-step.
       log_likelihoods: (num_iters,) that value at every iteration (repeated after convergence).
       num_iters: iterations run.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from gendiff.classic import ppca_em
+      >>> x = jax.random.normal(jax.random.key(0), (300, 3)) * jnp.array([3.0, 1.0, 0.5])
+      >>> res = ppca_em(jax.random.key(2), x, 1, num_iters=200)
+      >>> res.params.W.shape, res.log_likelihoods.shape
+      ((3, 1), (200,))
+      >>> bool(jnp.all(jnp.diff(res.log_likelihoods) >= -1e-4))  # EM never lowers the likelihood
+      True
     """
 
     params: PPCAParams

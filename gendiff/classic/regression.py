@@ -22,7 +22,18 @@ from gendiff.classic import _checks
 
 
 class LinearFit(NamedTuple):
-    """Coefficients w, shape (p,) or (p, t), and intercept b, shape () or (t,)."""
+    """Coefficients w, shape (p,) or (p, t), and intercept b, shape () or (t,).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from gendiff.classic import ols
+      >>> X = jnp.array([[0.0], [1.0], [2.0]])
+      >>> fit = ols(X, jnp.stack([2 * X[:, 0] + 1, -X[:, 0]], 1))  # t = 2 targets
+      >>> fit.coef.shape, fit.intercept.shape
+      ((1, 2), (2,))
+      >>> (X @ fit.coef + fit.intercept).round(4).tolist()
+      [[1.0, 0.0], [3.0, -1.0], [5.0, -2.0]]
+    """
 
     coef: jax.Array
     intercept: jax.Array
@@ -150,7 +161,18 @@ def lasso(
 
 
 def lasso_duality_gap(X: jax.Array, y: jax.Array, w: jax.Array, alpha) -> jax.Array:
-    """Duality gap of 1/(2n) ||y - X w||^2 + alpha ||w||_1 at w (>= 0, 0 at the optimum)."""
+    """Duality gap of 1/(2n) ||y - X w||^2 + alpha ||w||_1 at w (>= 0, 0 at the optimum).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from gendiff.classic import lasso_duality_gap
+      >>> X = jnp.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+      >>> y = jnp.array([2.0, -2.0, 0.1, -0.1])
+      >>> round(float(lasso_duality_gap(X, y, jnp.array([1.8, 0.0]), 0.1)), 6)  # the optimum
+      0.0
+      >>> round(float(lasso_duality_gap(X, y, jnp.zeros(2), 0.1)), 6)  # (4.01 - 0.7619) / 4
+      0.812025
+    """
     n = X.shape[0]
     lam = n * alpha
     r = y - X @ w

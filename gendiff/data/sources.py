@@ -36,7 +36,20 @@ PyTree = Any
 
 @runtime_checkable
 class BatchSource(Protocol):
-    """The global batch of every step; see the module docstring."""
+    """The global batch of every step; see the module docstring.
+
+    Example:
+      >>> from gendiff.data import BatchSource, IndexedBatches
+      >>> class Counting:  # global batch `step` holds step, step + 1, ..., step + 3
+      ...     batch_size = 4
+      ...     def local_batch(self, step, rows):
+      ...         return {"x": (np.arange(self.batch_size) + step)[rows]}
+      >>> indexed = IndexedBatches({"x": np.zeros(4)}, 2, lambda step: np.arange(2))
+      >>> isinstance(Counting(), BatchSource), isinstance(indexed, BatchSource)
+      (True, True)
+      >>> Counting().local_batch(10, slice(2, 4))["x"].tolist()  # this process's rows
+      [12, 13]
+    """
 
     batch_size: int
 

@@ -36,7 +36,13 @@ SPACINGS = ("uniform",) + GRID_SPACINGS
 
 
 def end_time(path: GaussianPath) -> float:
-    """The time a DDIM grid ends at: 0 on a DiscreteVPPath, path.t_min on continuous paths."""
+    """The time a DDIM grid ends at: 0 on a DiscreteVPPath, path.t_min on continuous paths.
+
+    Example:
+      >>> from gendiff.paths import DiscreteVPPath, VPPath
+      >>> end_time(DiscreteVPPath.from_schedule("cosine", 10)), end_time(VPPath(t_min=1e-3))
+      (0.0, 0.001)
+    """
     return 0.0 if isinstance(path, DiscreteVPPath) else float(path.t_min)
 
 

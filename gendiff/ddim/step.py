@@ -30,7 +30,15 @@ ModelFn = Callable[..., jax.Array]
 
 
 def check_eta(eta) -> None:
-    """Raises ValueError unless eta is a finite scalar in [0, 1]; traced values pass unchecked."""
+    """Raises ValueError unless eta is a finite scalar in [0, 1]; traced values pass unchecked.
+
+    Example:
+      >>> check_eta(0.0), check_eta(1.0)  # DDIM and the ancestral sampler's noise
+      (None, None)
+      >>> check_eta(1.5)
+      Traceback (most recent call last):
+      ValueError: eta must be finite and in [0, 1], got 1.5.
+    """
     if isinstance(eta, jax.core.Tracer):
         return
     if jnp.ndim(eta) != 0:
@@ -54,6 +62,17 @@ def predict_x0_eps(
 
     With ``clip_x0`` the x_0 estimate is clipped to the data range [-1, 1] and eps_hat is
     recomputed from it, so the pair still reproduces x_t.
+
+    Example:
+      >>> from gendiff.paths import VPPath
+      >>> path, t = VPPath(), jnp.full((3,), 0.5)
+      >>> x_t = 3.0 * jnp.ones((3, 2))
+      >>> for clip in (False, True):
+      ...     x0, eps = predict_x0_eps(model_fn, path, x_t, t, clip_x0=clip)
+      ...     x_again = path.alpha(t)[:, None] * x0 + path.sigma(t)[:, None] * eps
+      ...     print(float(x0.max()) <= 1.0, bool(jnp.allclose(x_again, x_t, atol=1e-5)))
+      False True
+      True True
     """
     return model_x0_eps(model_fn, path, x_t, t, prediction, clip_x0, **cond)
 

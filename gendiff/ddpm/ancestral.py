@@ -27,7 +27,19 @@ def predict_x0(
     clip_x0: bool,
     **cond,
 ) -> jax.Array:
-    """The model's estimate of x_0 at (x_t, t), optionally clipped to the data range [-1, 1]."""
+    """The model's estimate of x_0 at (x_t, t), optionally clipped to the data range [-1, 1].
+
+    Example:
+      >>> from gendiff.paths import DiscreteVPPath
+      >>> path = DiscreteVPPath.from_betas([0.1, 0.2, 0.3])  # alpha_bar = 0.9, 0.72, 0.504
+      >>> x_t, t = jnp.full((1, 1), 2.0), jnp.ones(1)
+      >>> # model_fn predicts eps = x_t / 2, so x0 = x_t (1 - sigma / 2) / alpha
+      >>> x0 = predict_x0(model_fn, path, x_t, t, prediction="eps", clip_x0=False)
+      >>> round(float(x0[0, 0]), 4), float(2.0 * (1 - 0.496**0.5 / 2) / 0.504**0.5)
+      (1.8251, 1.8251...)
+      >>> float(predict_x0(model_fn, path, x_t, t, prediction="eps", clip_x0=True)[0, 0])
+      1.0
+    """
     return model_x0_eps(model_fn, path, x_t, t, prediction, clip_x0, **cond)[0]
 
 
@@ -59,6 +71,18 @@ def ancestral_step(
       prediction: what ``model_fn`` outputs ('eps', 'x0', 'v', ...).
       clip_x0: clip the predicted x_0 to [-1, 1] before forming the mean.
       add_noise: whether to add sigma_t z (False at the last step, where z = 0).
+
+    Example:
+      >>> from gendiff.paths import DiscreteVPPath
+      >>> path = DiscreteVPPath.from_betas([0.1, 0.2, 0.3])  # alpha_bar = 0.9, 0.72, 0.504
+      >>> from gendiff.ddpm import posterior_mean, predict_x0
+      >>> x_t, s, t = jnp.ones((2, 3)), jnp.full(2, 1 / 3), jnp.full(2, 2 / 3)
+      >>> x_s = ancestral_step(key, model_fn, path, x_t, s, t, add_noise=False)
+      >>> x0_hat = predict_x0(model_fn, path, x_t, t, prediction="eps", clip_x0=True)
+      >>> bool(jnp.allclose(x_s, posterior_mean(path, x0_hat, x_t, s, t)))  # z = 0: the mean
+      True
+      >>> ancestral_step(key, model_fn, path, x_t, s, t).shape
+      (2, 3)
     """
     x0_hat = predict_x0(model_fn, path, x_t, t, prediction=prediction, clip_x0=clip_x0, **cond)
     mean = posterior_mean(path, x0_hat, x_t, s, t)

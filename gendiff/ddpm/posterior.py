@@ -28,12 +28,28 @@ def transition_variance_ratio(path: GaussianPath, s: jax.Array, t: jax.Array) ->
 
 
 def transition_variance(path: GaussianPath, s: jax.Array, t: jax.Array) -> jax.Array:
-    """sigma_{t|s}^2, the variance of q(x_t | x_s) (beta_t for consecutive DDPM steps)."""
+    """sigma_{t|s}^2, the variance of q(x_t | x_s) (beta_t for consecutive DDPM steps).
+
+    Example:
+      >>> from gendiff.paths import DiscreteVPPath
+      >>> path = DiscreteVPPath.from_betas([0.1, 0.2, 0.3])  # alpha_bar = 0.9, 0.72, 0.504
+      >>> s, t = jnp.array([0.0, 1 / 3]), jnp.array([1 / 3, 2 / 3])
+      >>> transition_variance(path, s, t).round(6).tolist()  # beta_1, beta_2
+      [0.1, 0.2]
+    """
     return path.sigma(t) ** 2 * transition_variance_ratio(path, s, t)
 
 
 def posterior_variance(path: GaussianPath, s: jax.Array, t: jax.Array) -> jax.Array:
-    """var = sigma_{t|s}^2 sigma_s^2 / sigma_t^2 (beta-tilde_t for consecutive DDPM steps)."""
+    """var = sigma_{t|s}^2 sigma_s^2 / sigma_t^2 (beta-tilde_t for consecutive DDPM steps).
+
+    Example:
+      >>> from gendiff.paths import DiscreteVPPath
+      >>> path = DiscreteVPPath.from_betas([0.1, 0.2, 0.3])  # alpha_bar = 0.9, 0.72, 0.504
+      >>> # beta-tilde_2 = (1 - alpha_bar_1) / (1 - alpha_bar_2) beta_2 = 0.1 / 0.28 * 0.2
+      >>> posterior_variance(path, jnp.array([1 / 3]), jnp.array([2 / 3]))
+      Array([0.0714286], dtype=float32)
+    """
     return path.sigma(s) ** 2 * transition_variance_ratio(path, s, t)
 
 
@@ -60,7 +76,17 @@ def posterior_mean(
 def posterior(
     path: GaussianPath, x0: jax.Array, x_t: jax.Array, s: jax.Array, t: jax.Array
 ) -> tuple[jax.Array, jax.Array]:
-    """(mean, var) of q(x_s | x_t, x_0); var has shape (batch,)."""
+    """(mean, var) of q(x_s | x_t, x_0); var has shape (batch,).
+
+    Example:
+      >>> from gendiff.paths import DiscreteVPPath
+      >>> path = DiscreteVPPath.from_betas([0.1, 0.2, 0.3])  # alpha_bar = 0.9, 0.72, 0.504
+      >>> s, t = jnp.array([1 / 3]), jnp.array([2 / 3])
+      >>> mean, var = posterior(path, jnp.ones((1, 1)), jnp.zeros((1, 1)), s, t)
+      >>> # the x_0 coefficient sqrt(alpha_bar_1) beta_2 / (1 - alpha_bar_2) = 0.9**0.5 * 0.2 / 0.28
+      >>> round(float(mean[0, 0]), 5), round(float(var[0]), 5)
+      (0.67763, 0.07143)
+    """
     return posterior_mean(path, x0, x_t, s, t), posterior_variance(path, s, t)
 
 
@@ -72,6 +98,13 @@ def reverse_variance(path: GaussianPath, s: jax.Array, t: jax.Array, variance: s
 
     'small' is the posterior variance beta-tilde_t (optimal for deterministic x_0);
     'large' is beta_t = sigma_{t|s}^2 (optimal for x_0 ~ N(0, I)); Ho et al. (2020), §3.2.
+
+    Example:
+      >>> from gendiff.paths import DiscreteVPPath
+      >>> path = DiscreteVPPath.from_betas([0.1, 0.2, 0.3])  # alpha_bar = 0.9, 0.72, 0.504
+      >>> s, t = jnp.array([1 / 3]), jnp.array([2 / 3])
+      >>> reverse_variance(path, s, t, "small"), reverse_variance(path, s, t, "large")
+      (Array([0.0714286], dtype=float32), Array([0.2], dtype=float32))
     """
     if variance == "small":
         return posterior_variance(path, s, t)

@@ -65,6 +65,16 @@ def check_num_student_steps(path: GaussianPath, num_student_steps: int) -> None:
 
     The divisibility keeps the teacher's half steps on the discrete path's integer steps,
     where the teacher was trained.
+
+    Example:
+      >>> from gendiff.distill import check_num_student_steps
+      >>> from gendiff.paths import DiscreteVPPath, VPPath
+      >>> path = DiscreteVPPath.from_schedule("cosine", 1000)
+      >>> check_num_student_steps(path, 250), check_num_student_steps(VPPath(), 3)
+      (None, None)
+      >>> check_num_student_steps(path, 3)  # 6 does not divide 1000
+      Traceback (most recent call last):
+      ValueError: On a DiscreteVPPath with T = 1000 steps, 2 * num_student_steps must divide T ...
     """
     if isinstance(num_student_steps, bool) or not isinstance(num_student_steps, int):
         raise TypeError(f"num_student_steps must be an int, got {num_student_steps!r}.")

@@ -69,6 +69,15 @@ class FDivergence:
       domain: (low, high), the open interval g_f maps onto (inside dom f*).
       threshold: f'(1); the critic calls x real when g_f(V(x)) > f'(1).
       slope_at_infinity: lim_{u -> inf} f(u) / u, the cost per unit of P-mass where q = 0.
+
+    Example:
+      >>> from gendiff.divergences import F_DIVERGENCES, FDivergence
+      >>> kl = F_DIVERGENCES["kl"]  # f(u) = u log u, f*(t) = e^(t - 1)
+      >>> isinstance(kl, FDivergence), kl.threshold, kl.slope_at_infinity
+      (True, 1.0, inf)
+      >>> u = jnp.array(2.0)  # Fenchel equality: f*(f'(u)) = u f'(u) - f(u) = 2
+      >>> round(float(kl.conjugate(kl.f_prime(u))), 5), round(float(u * kl.f_prime(u) - kl.f(u)), 5)
+      (2.0, 2.0)
     """
 
     name: str

@@ -55,6 +55,16 @@ class ClassifierConfig:
       weight_decay: AdamW weight decay.
       batch_size: global minibatch size (epoch-shuffled rows, `gendiff.data.ArrayBatches`).
       num_epochs: training length: num_epochs * (N // batch_size) steps for N images.
+
+    Example:
+      >>> from gendiff.eval import ClassifierConfig
+      >>> config = ClassifierConfig(channels=(8,), feature_dim=16, num_epochs=2)
+      >>> model = config.model()
+      >>> model.channels, model.feature_dim, model.num_classes
+      ((8,), 16, 10)
+      >>> x = jnp.zeros((5, 8, 8, 1))
+      >>> jax.eval_shape(lambda k: model.apply(model.init(k, x), x), key).shape  # logits
+      (5, 10)
     """
 
     num_classes: int = 10
@@ -115,6 +125,18 @@ class DigitsFeatureExtractor:
       params: the Flax parameters.
       image_shape: (H, W, C) of the inputs.
       meta: the cache metadata (seed, data fingerprint, accuracies).
+
+    Example:
+      >>> from gendiff.eval import ClassifierConfig, DigitsFeatureExtractor
+      >>> config = ClassifierConfig(channels=(4,), feature_dim=8)  # untrained, for the shapes
+      >>> params = config.model().init(key, jnp.zeros((1, 8, 8, 1)))
+      >>> extractor = DigitsFeatureExtractor(config, params, (8, 8, 1), meta={})
+      >>> images = np.random.default_rng(0).uniform(-1, 1, (3, 8, 8, 1)).astype(np.float32)
+      >>> features = extractor.features(images, batch_size=4)
+      >>> features.shape, bool((features >= 0).all())  # penultimate ReLU features
+      ((3, 8), True)
+      >>> extractor.logits(images, batch_size=4).shape
+      (3, 10)
     """
 
     def __init__(self, config: ClassifierConfig, params, image_shape: tuple[int, ...], meta: dict):

@@ -45,6 +45,15 @@ class LogisticRegression(NamedTuple):
       mean, scale: (dim,) feature standardisation of the training split.
       grad_max: largest absolute gradient entry of (1) at the returned weights.
       num_iter: L-BFGS iterations used.
+
+    Example:
+      >>> from gendiff.eval.probe import fit_logistic_regression
+      >>> x = np.array([[0.0], [1.0], [2.0], [3.0]])
+      >>> probe = fit_logistic_regression(x, np.array([0, 0, 1, 1]), l2=1e-3)
+      >>> probe.weights.shape, probe.bias.shape, float(probe.mean[0]), round(float(probe.scale[0]), 6)
+      ((1, 2), (2,), 1.5, 1.118034)
+      >>> bool(probe.grad_max <= 1e-4), probe.predict(np.array([[-5.0], [5.0]])).tolist()
+      (True, [0, 1])
     """
 
     weights: jax.Array
@@ -69,6 +78,17 @@ class ProbeResult(NamedTuple):
       val_accuracy: {lambda: validation accuracy} over the grid.
       train_accuracy: accuracy of the final probe on the whole training split.
       grad_max: largest gradient entry of the final fit (convergence check).
+
+    Example:
+      >>> from gendiff.eval.probe import DEFAULT_L2_GRID, linear_probe
+      >>> rng = np.random.default_rng(0)
+      >>> y = rng.integers(0, 2, 200)
+      >>> x = rng.normal(size=(200, 3)) + 4.0 * y[:, None]
+      >>> res = linear_probe(x[:150], y[:150], x[150:], y[150:])
+      >>> res.test_accuracy, res.train_accuracy, res.l2 in DEFAULT_L2_GRID
+      (1.0, 1.0, True)
+      >>> sorted(res.val_accuracy) == sorted(DEFAULT_L2_GRID), res.grad_max <= 1e-4
+      (True, True)
     """
 
     test_accuracy: float

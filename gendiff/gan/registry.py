@@ -41,6 +41,15 @@ class GANLoss(NamedTuple):
       generator: ``(fake_outputs) -> (loss, metrics)``.
       requires_lipschitz: the loss is only meaningful with a Lipschitz critic (weight
         clipping, a gradient penalty or spectral normalisation).
+
+    Example:
+      >>> from gendiff.gan import GANLoss, get_gan_loss
+      >>> pair = get_gan_loss("minimax")
+      >>> isinstance(pair, GANLoss), pair.requires_lipschitz, get_gan_loss("wasserstein").requires_lipschitz
+      (True, False, True)
+      >>> loss, metrics = pair.discriminator(jnp.zeros(4), jnp.zeros(4))  # D = 1/2: 2 log 2
+      >>> round(float(loss), 6), float(metrics["d_real"])
+      (1.386294, 0.5)
     """
 
     discriminator: LossFn

@@ -269,7 +269,7 @@ class DCGANGenerator(nn.Module):
     Example:
       >>> g = DCGANGenerator(image_shape=(8, 8, 1), features=8)
       >>> z = jax.random.normal(jax.random.key(1), (3, 16))
-      >>> x = g.apply(g.init(jax.random.key(0), z), z)
+      >>> x = jax.jit(lambda k, z: g.apply(g.init(k, z), z))(jax.random.key(0), z)  # jit: one compilation, not op by op
       >>> x.shape, bool(jnp.all(jnp.abs(x) <= 1))
       ((3, 8, 8, 1), True)
     """
@@ -323,7 +323,7 @@ class DCGANCritic(nn.Module):
     Example:
       >>> d = DCGANCritic(features=8)
       >>> x = jnp.zeros((3, 28, 28, 1))
-      >>> d.apply(d.init(jax.random.key(0), x), x).shape
+      >>> jax.jit(lambda k, x: d.apply(d.init(k, x), x))(jax.random.key(0), x).shape  # jit: one compilation, not op by op
       (3,)
     """
 

@@ -84,8 +84,8 @@ class MambaBlock(nn.Module):
     Example:
       >>> block = MambaBlock(d_state=4)
       >>> x = jnp.zeros((2, 6, 8))
-      >>> params = block.init(jax.random.key(0), x)
-      >>> block.apply(params, x).shape
+      >>> params = jax.jit(block.init)(jax.random.key(0), x)  # jit: one compilation, not op by op
+      >>> jax.jit(block.apply)(params, x).shape
       (2, 6, 8)
     """
 
@@ -156,8 +156,8 @@ class MambaLM(nn.Module):
     Example:
       >>> lm = MambaLM(vocab_size=10, d_model=8, num_layers=2, d_state=4)
       >>> tokens = jnp.zeros((2, 5), jnp.int32)
-      >>> params = lm.init(jax.random.key(0), tokens)
-      >>> lm.apply(params, tokens).shape
+      >>> params = jax.jit(lm.init)(jax.random.key(0), tokens)  # jit: one compilation, not op by op
+      >>> jax.jit(lm.apply)(params, tokens).shape
       (2, 5, 10)
     """
 

@@ -31,8 +31,8 @@ class NoisyImageClassifier(nn.Module):
     Example:
       >>> net = NoisyImageClassifier(num_classes=10)
       >>> x, t = jnp.zeros((4, 8, 8, 1)), jnp.full((4,), 0.5)
-      >>> params = net.init(jax.random.key(0), x, t)
-      >>> net.apply(params, x, t).shape
+      >>> params = jax.jit(net.init)(jax.random.key(0), x, t)  # jit: one compilation, not op by op
+      >>> jax.jit(net.apply)(params, x, t).shape
       (4, 10)
     """
 

@@ -106,8 +106,8 @@ class S4DConv(nn.Module):
     Example:
       >>> conv = S4DConv(d_state=4)
       >>> u = jnp.zeros((2, 10, 3))
-      >>> params = conv.init(jax.random.key(0), u)
-      >>> conv.apply(params, u).shape
+      >>> params = jax.jit(conv.init)(jax.random.key(0), u)  # jit: one compilation, not op by op
+      >>> jax.jit(conv.apply)(params, u).shape
       (2, 10, 3)
     """
 
@@ -260,8 +260,8 @@ class S4Model(nn.Module):
     Example:
       >>> model = S4Model(vocab_size=10, d_model=8, num_layers=2, d_state=4)
       >>> tokens = jnp.zeros((2, 5), jnp.int32)
-      >>> params = model.init(jax.random.key(0), tokens)
-      >>> model.apply(params, tokens).shape
+      >>> params = jax.jit(model.init)(jax.random.key(0), tokens)  # jit: one compilation, not op by op
+      >>> jax.jit(model.apply)(params, tokens).shape
       (2, 5, 10)
     """
 

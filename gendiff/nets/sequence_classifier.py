@@ -36,8 +36,8 @@ class SequenceClassifier(nn.Module):
       >>> import jax.numpy as jnp
       >>> clf = SequenceClassifier("s4", num_classes=10, d_model=8, num_layers=1, d_state=4)
       >>> x = jnp.zeros((2, 64, 1))
-      >>> params = clf.init(jax.random.key(0), x)
-      >>> clf.apply(params, x).shape
+      >>> params = jax.jit(clf.init)(jax.random.key(0), x)  # jit: one compilation, not op by op
+      >>> jax.jit(clf.apply)(params, x).shape
       (2, 10)
     """
 

@@ -60,7 +60,7 @@ def spectral_layer(layer: nn.Module, enabled: bool, n_steps: int = 1) -> Callabl
       ...     @nn.compact
       ...     def __call__(self, x, update_stats=False):
       ...         return spectral_layer(nn.Dense(3), True)(x, update_stats=update_stats)
-      >>> variables = Net().init(jax.random.key(0), jnp.ones((1, 4)))
+      >>> variables = jax.jit(Net().init)(jax.random.key(0), jnp.ones((1, 4)))
       >>> sorted(variables)
       ['params', 'spectral']
     """
@@ -92,10 +92,10 @@ def spectral_refresh(model: nn.Module, *example_args, **example_kwargs) -> Calla
       >>> from gendiff.nets.gan import MLPCritic
       >>> critic = MLPCritic(hidden=8, depth=1, spectral_norm=True)
       >>> x0 = jnp.zeros((1, 2))
-      >>> variables = critic.init(jax.random.key(0), x0)
+      >>> variables = jax.jit(critic.init)(jax.random.key(0), x0)
       >>> # as if trained: the stored kernels no longer have sigma near 1
       >>> variables = {**variables, "params": jax.tree.map(lambda w: 3 * w, variables["params"])}
-      >>> refresh = spectral_refresh(critic, x0)
+      >>> refresh = jax.jit(spectral_refresh(critic, x0))  # 50 calls of one compiled program
       >>> for _ in range(50):
       ...     variables = refresh(variables)
       >>> w = variables["params"]["Dense_0"]["kernel"]

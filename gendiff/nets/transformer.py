@@ -42,8 +42,8 @@ class MultiHeadAttention(nn.Module):
       >>> from gendiff.attention import causal_mask
       >>> mha = MultiHeadAttention(num_heads=2)
       >>> x = jnp.zeros((1, 4, 8))
-      >>> params = mha.init(jax.random.key(0), x)
-      >>> mha.apply(params, x, mask=causal_mask(4)).shape
+      >>> params = jax.jit(mha.init)(jax.random.key(0), x)  # jit: one compilation, not op by op
+      >>> jax.jit(mha.apply)(params, x, mask=causal_mask(4)).shape
       (1, 4, 8)
     """
 
@@ -84,8 +84,8 @@ class TransformerBlock(nn.Module):
     Example:
       >>> block = TransformerBlock(num_heads=2)
       >>> x = jnp.zeros((2, 5, 8))
-      >>> params = block.init(jax.random.key(0), x)
-      >>> block.apply(params, x).shape
+      >>> params = jax.jit(block.init)(jax.random.key(0), x)  # jit: one compilation, not op by op
+      >>> jax.jit(block.apply)(params, x).shape
       (2, 5, 8)
     """
 

@@ -164,8 +164,8 @@ class UNet(nn.Module):
     Example:
       >>> net = UNet(ch=16, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(4,))
       >>> x, t = jnp.zeros((2, 8, 8, 1)), jnp.full((2,), 0.5)
-      >>> params = net.init(jax.random.key(0), x, t)
-      >>> net.apply(params, x, t).shape
+      >>> params = jax.jit(net.init)(jax.random.key(0), x, t)  # jit: one compilation, not op by op
+      >>> jax.jit(net.apply)(params, x, t).shape
       (2, 8, 8, 1)
     """
 

@@ -19,6 +19,19 @@ class GaussianPath:
     Subclasses are frozen pytree dataclasses (see :func:`gendiff.utils.pytree_dataclass`)
     that implement :meth:`alpha` and :meth:`sigma` elementwise in ``t``. Paths that can
     compute the log-SNR more accurately than from alpha and sigma override :meth:`log_snr`.
+
+    Example:
+      >>> from gendiff.paths import GaussianPath
+      >>> class Straight(GaussianPath):  # alpha = 1 - t, sigma = t: the rectified-flow path
+      ...     def alpha(self, t):
+      ...         return 1.0 - t
+      ...     def sigma(self, t):
+      ...         return t
+      >>> path, t = Straight(), jnp.array([0.5])
+      >>> path.log_snr(t), path.d_alpha(t), path.d_sigma(t)
+      (Array([0.], dtype=float32), Array([-1.], dtype=float32), Array([1.], dtype=float32))
+      >>> path.marginal(jnp.ones((1, 2)), t, jnp.full((1, 2), 3.0))  # (1 - t) x_0 + t eps
+      Array([[2., 2.]], dtype=float32)
     """
 
     # Smallest and largest times used for training and sampling.

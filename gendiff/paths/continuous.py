@@ -17,6 +17,14 @@ class LinearBetaPath(GaussianPath):
     beta(t) = beta_min + t (beta_max - beta_min), so
     log alpha(t) = -int_0^t beta / 2 = -t^2 (beta_max - beta_min) / 4 - t beta_min / 2.
     Subclasses choose sigma(t).
+
+    Example:
+      >>> from gendiff.paths import LinearBetaPath, SubVPPath, VPPath
+      >>> [isinstance(p, LinearBetaPath) for p in (VPPath(), SubVPPath())]
+      [True, True]
+      >>> path = VPPath()  # beta_min = 0.1, beta_max = 20
+      >>> float(path.beta(jnp.array(0.5))), float(path.log_alpha(jnp.array(1.0)))  # -19.9/4 - 0.05
+      (10.05, -5.025)
     """
 
     beta_min: float = static_field(default=0.1)

@@ -12,6 +12,14 @@ def linear_betas(
 
     For T other than 1000 the endpoints are rescaled by 1000 / T, so the total noise
     (sum of betas) stays the same, as in Nichol & Dhariwal (2021).
+
+    Example:
+      >>> from gendiff.paths import linear_betas
+      >>> b = linear_betas(1000)
+      >>> b.shape, float(b[0]), float(b[-1])
+      ((1000,), 0.0001, 0.02)
+      >>> float(linear_betas(100)[0]), round(float(b.sum()), 6), round(float(linear_betas(100).sum()), 6)
+      (0.001, 10.05, 10.05)
     """
     scale = 1000.0 / num_steps
     if scale * beta_end >= 1.0:
@@ -29,7 +37,18 @@ def cosine_alpha_bar(t: np.ndarray, s: float = 0.008) -> np.ndarray:
 
 
 def cosine_betas(num_steps: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> np.ndarray:
-    """beta_t = 1 - alpha_bar(t/T) / alpha_bar((t-1)/T), clipped at max_beta (Nichol & Dhariwal 2021, eq. 17)."""
+    """beta_t = 1 - alpha_bar(t/T) / alpha_bar((t-1)/T), clipped at max_beta (Nichol & Dhariwal 2021, eq. 17).
+
+    Example:
+      >>> import numpy as np
+      >>> from gendiff.paths import cosine_betas
+      >>> from gendiff.paths.schedules import cosine_alpha_bar
+      >>> b = cosine_betas(1000)
+      >>> float(b[-1])  # alpha_bar(1) = 0: the last step is clipped
+      0.999
+      >>> bool(np.isclose(np.prod(1.0 - b[:500]), cosine_alpha_bar(0.5)))  # the product telescopes
+      True
+    """
     t = np.arange(num_steps + 1, dtype=np.float64) / num_steps
     ab = cosine_alpha_bar(t, s)
     return np.minimum(1.0 - ab[1:] / ab[:-1], max_beta)
@@ -39,7 +58,17 @@ BETA_SCHEDULES = {"linear": linear_betas, "cosine": cosine_betas}
 
 
 def make_betas(name: str, num_steps: int) -> np.ndarray:
-    """Looks a schedule up by name ('linear' or 'cosine')."""
+    """Looks a schedule up by name ('linear' or 'cosine').
+
+    Example:
+      >>> import numpy as np
+      >>> from gendiff.paths import cosine_betas, make_betas
+      >>> bool(np.array_equal(make_betas("cosine", 50), cosine_betas(50)))
+      True
+      >>> make_betas("quadratic", 50)
+      Traceback (most recent call last):
+      ValueError: Unknown beta schedule 'quadratic'; expected one of ['cosine', 'linear'].
+    """
     if name not in BETA_SCHEDULES:
         raise ValueError(
             f"Unknown beta schedule {name!r}; expected one of {sorted(BETA_SCHEDULES)}."

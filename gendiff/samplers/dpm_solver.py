@@ -74,6 +74,24 @@ def dpm_solver_update(
 
     Returns:
       The state at s.
+
+    Example:
+      >>> from gendiff.paths import VPPath
+      >>> from gendiff.samplers import dpm_solver_update
+      >>> from gendiff.samplers.dpm_solver import INTERMEDIATE_FRACTIONS
+      >>> path, c2 = VPPath(), 4.0  # data N(0, c2): eps(x, t) = sigma_t x / std_t^2
+      >>> std = lambda u: jnp.sqrt(path.alpha(u) ** 2 * c2 + path.sigma(u) ** 2)
+      >>> eps_fn = lambda x, u: path.sigma(u) * x / std(u) ** 2
+      >>> t, s, x = jnp.array(0.5), jnp.array(0.3), jnp.ones(1)
+      >>> exact = x * std(s) / std(t)  # the probability-flow ODE keeps x / std_t
+      >>> def times(order):  # t, the intermediate times at fractions r of the lambda step, s
+      ...     lt, ls = path.log_snr(t), path.log_snr(s)
+      ...     mid = [path.t_from_log_snr(lt + r * (ls - lt)) for r in INTERMEDIATE_FRACTIONS[order]]
+      ...     return jnp.stack([t, *mid, s])
+      >>> errors = [float(jnp.abs(dpm_solver_update(eps_fn, path, x, times(k), k) - exact)[0])
+      ...           for k in (1, 2, 3)]
+      >>> errors[0] > errors[1] > errors[2], errors[2] < 0.01  # 0.155, 0.051, 0.0034
+      (True, True)
     """
     alpha, sigma = path.alpha(times), path.sigma(times)
     lam = 0.5 * path.log_snr(times)

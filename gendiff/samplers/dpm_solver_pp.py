@@ -66,6 +66,19 @@ def dpm_solver_pp_update(method, x, m, h, lam_step, sigma_ratio, alpha_next, sig
 
     Returns:
       The state at t_{i+1}.
+
+    Example:
+      >>> from gendiff.samplers import dpm_solver_pp_update
+      >>> x, z, h = jnp.ones(1), jnp.zeros(1), (0.5, 0.4, 0.3)
+      >>> step = lambda method, m: dpm_solver_pp_update(method, x, m, h, 2, 0.8, 0.6, 0.7, z)
+      >>> # a constant x_0 prediction: 2M is exact, 0.8 x + 0.6 (1 - e^-h) m
+      >>> m = (jnp.full(1, 0.2),) * 3
+      >>> round(float(step("2m", m)[0]), 6), round(0.8 + 0.6 * (1 - float(np.exp(-0.5))) * 0.2, 6)
+      (0.847216, 0.847216)
+      >>> # x_theta(lambda_i + u) = u^2 through the three past points: 3M is exact, 0.8 x + 0.6 phi_3
+      >>> m = (jnp.zeros(1), jnp.full(1, 0.4**2), jnp.full(1, 0.7**2))
+      >>> round(float(step("3m", m)[0]), 5), round(0.8 + 0.6 * (1.25 - 2 * float(np.exp(-0.5))), 5)
+      (0.82216, 0.82216)
     """
     m0, m1, m2 = m
     h0, h1, h2 = h  # h0 is this step's

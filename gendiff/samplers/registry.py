@@ -63,7 +63,19 @@ class UnknownSamplerError(KeyError, ValueError):
 
 
 class SamplerRegistry(dict):
-    """A dict of samplers whose unknown names raise a ValueError listing the known ones."""
+    """A dict of samplers whose unknown names raise a ValueError listing the known ones.
+
+    Example:
+      >>> from gendiff.samplers import SAMPLERS, SamplerRegistry
+      >>> isinstance(SAMPLERS, SamplerRegistry), "ddim" in SAMPLERS
+      (True, True)
+      >>> registry = SamplerRegistry(euler=print)
+      >>> registry["euler"] is print, isinstance(registry, dict)
+      (True, True)
+      >>> registry["heun"]
+      Traceback (most recent call last):
+      gendiff.samplers.registry.UnknownSamplerError: Unknown sampler 'heun'; expected one of ('euler',).
+    """
 
     def __missing__(self, name):
         raise UnknownSamplerError(f"Unknown sampler {name!r}; expected one of {tuple(self)}.")

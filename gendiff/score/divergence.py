@@ -47,6 +47,16 @@ def sample_probes(key: jax.Array, shape: tuple[int, ...], probe: str, dtype=jnp.
       shape: (..., D).
       probe: 'rademacher', 'gaussian' or 'sphere'.
       dtype: float dtype of the probes.
+
+    Example:
+      >>> from gendiff.score import sample_probes
+      >>> sorted(set(sample_probes(key, (100, 3), "rademacher").ravel().tolist()))
+      [-1.0, 1.0]
+      >>> v = sample_probes(key, (20000, 3), "sphere")
+      >>> bool(jnp.allclose(jnp.linalg.norm(v, axis=-1), 3**0.5))  # radius sqrt(D)
+      True
+      >>> bool(jnp.allclose(v.T @ v / 20000, jnp.eye(3), atol=0.05))  # E[v v^T] = I
+      True
     """
     if probe not in PROBES:
         raise ValueError(f"Unknown probe type {probe!r}; expected one of {PROBES}.")
@@ -119,6 +129,17 @@ def hutchinson_divergence(
 
     Returns:
       s (batch, D) and the estimate, (batch,).
+
+    Example:
+      >>> from gendiff.score import hutchinson_divergence
+      >>> A = jnp.array([[1.0, 2.0], [-3.0, 4.0]])  # s(x) = A x, div s = tr A = 5
+      >>> score_fn, x = (lambda x: x @ A.T), jnp.ones((3, 2))
+      >>> _, div = hutchinson_divergence(key, score_fn, x)  # one probe: tr A + (a12 + a21) v1 v2
+      >>> bool(jnp.all((div == 4.0) | (div == 6.0)))
+      True
+      >>> _, div = hutchinson_divergence(key, score_fn, x, num_probes=4000)
+      >>> round(float(div.mean()), 1)
+      5.0
     """
     if num_probes < 1:
         raise ValueError(f"num_probes must be >= 1, got {num_probes}.")

@@ -15,7 +15,18 @@ STEP_RULES = ("scaled", "fixed")
 def langevin_step(
     key: jax.Array, score: jax.Array, x: jax.Array, step_size: jax.Array | float
 ) -> jax.Array:
-    """x' = x + alpha grad log p(x) + sqrt(2 alpha) z, z ~ N(0, I), given score = grad log p(x)."""
+    """x' = x + alpha grad log p(x) + sqrt(2 alpha) z, z ~ N(0, I), given score = grad log p(x).
+
+    Example:
+      >>> from gendiff.score import langevin_step
+      >>> x = jnp.ones(3)  # target N(0, I): score -x
+      >>> z = jax.random.normal(key, x.shape)
+      >>> bool(jnp.allclose(langevin_step(key, -x, x, 0.02), x - 0.02 * x + 0.2 * z))
+      True
+      >>> x = langevin_step(key, jnp.zeros((10000, 1)), jnp.zeros((10000, 1)), 0.125)
+      >>> round(float(x.std()), 1)  # sqrt(2 alpha)
+      0.5
+    """
     z = jax.random.normal(key, x.shape, x.dtype)
     return x + step_size * score + jnp.sqrt(2.0 * step_size) * z
 

@@ -47,19 +47,44 @@ def score_fn_from_model(path: GaussianPath, model_fn: ModelFn, prediction: str =
 
 
 def forward_drift(path: GaussianPath, x: jax.Array, t: jax.Array) -> jax.Array:
-    """f(t) x, the drift of the forward SDE; t has shape (batch,)."""
+    """f(t) x, the drift of the forward SDE; t has shape (batch,).
+
+    Example:
+      >>> from gendiff.paths import VPPath
+      >>> from gendiff.sde import forward_drift
+      >>> forward_drift(VPPath(), jnp.ones((1, 2)), jnp.array([0.5])).round(4).tolist()  # -beta(1/2) / 2
+      [[-5.025, -5.025]]
+    """
     return right_broadcast(path.drift_coeff(t), x) * x
 
 
 def diffusion(path: GaussianPath, t: jax.Array) -> jax.Array:
-    """g(t), the diffusion coefficient of the forward (and reverse) SDE, shape (batch,)."""
+    """g(t), the diffusion coefficient of the forward (and reverse) SDE, shape (batch,).
+
+    Example:
+      >>> from gendiff.paths import VEPath, VPPath
+      >>> from gendiff.sde import diffusion
+      >>> diffusion(VPPath(), jnp.array([0.0, 1.0])).round(5).tolist()  # sqrt(beta(t))
+      [0.31623, 4.47214]
+      >>> path, t = VEPath(), jnp.array([0.5])  # g^2 = d sigma^2 / dt
+      >>> bool(jnp.allclose(diffusion(path, t) ** 2, jax.grad(lambda u: path.sigma(u) ** 2)(0.5), rtol=1e-4))
+      True
+    """
     return path.diffusion_sq(t) ** 0.5
 
 
 def reverse_drift(
     path: GaussianPath, score_fn: ModelFn, x: jax.Array, t: jax.Array, **cond
 ) -> jax.Array:
-    """f(t) x - g(t)^2 s(x, t): the drift of the reverse-time SDE (in forward time t)."""
+    """f(t) x - g(t)^2 s(x, t): the drift of the reverse-time SDE (in forward time t).
+
+    Example:
+      >>> from gendiff.paths import VPPath
+      >>> from gendiff.sde import reverse_drift
+      >>> score_fn = lambda x, t: -x  # data N(0, I) stay N(0, I) on a VP path
+      >>> reverse_drift(VPPath(), score_fn, jnp.ones((1, 2)), jnp.array([0.5])).round(4).tolist()
+      [[5.025, 5.025]]
+    """
     g2 = right_broadcast(path.diffusion_sq(t), x)
     return forward_drift(path, x, t) - g2 * score_fn(x, t, **cond)
 
@@ -67,6 +92,14 @@ def reverse_drift(
 def probability_flow_drift(
     path: GaussianPath, score_fn: ModelFn, x: jax.Array, t: jax.Array, **cond
 ) -> jax.Array:
-    """f(t) x - 1/2 g(t)^2 s(x, t): the velocity of the probability-flow ODE."""
+    """f(t) x - 1/2 g(t)^2 s(x, t): the velocity of the probability-flow ODE.
+
+    Example:
+      >>> from gendiff.paths import VPPath
+      >>> from gendiff.sde import probability_flow_drift
+      >>> score_fn = lambda x, t: -x  # data N(0, I): p_t does not move, nor does the ODE
+      >>> probability_flow_drift(VPPath(), score_fn, jnp.ones((1, 2)), jnp.array([0.5])).tolist()
+      [[0.0, 0.0]]
+    """
     g2 = right_broadcast(path.diffusion_sq(t), x)
     return forward_drift(path, x, t) - 0.5 * g2 * score_fn(x, t, **cond)

@@ -139,7 +139,17 @@ def langevin_corrector(
 def tweedie_denoise(
     score_fn: ScoreFn, path: GaussianPath, x: jax.Array, t: jax.Array, **cond
 ) -> jax.Array:
-    """E[x_0 | x_t] = (x_t + sigma_t^2 s(x_t, t)) / alpha_t (Tweedie's formula)."""
+    """E[x_0 | x_t] = (x_t + sigma_t^2 s(x_t, t)) / alpha_t (Tweedie's formula).
+
+    Example:
+      >>> from gendiff.paths import VPPath
+      >>> from gendiff.sde import tweedie_denoise
+      >>> path = VPPath()  # data x_0 = 0.7: p_t = N(0.7 alpha_t, sigma_t^2)
+      >>> score_fn = lambda x, t: -(x - 0.7 * path.alpha(t)[:, None]) / path.sigma(t)[:, None] ** 2
+      >>> x_t = jax.random.normal(key, (3, 2))
+      >>> tweedie_denoise(score_fn, path, x_t, jnp.full(3, 0.4)).round(5).tolist()[0]
+      [0.7, 0.7]
+    """
     alpha = right_broadcast(path.alpha(t), x)
     sigma2 = right_broadcast(path.sigma(t) ** 2, x)
     return (x + sigma2 * score_fn(x, t, **cond)) / alpha

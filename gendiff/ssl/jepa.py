@@ -169,6 +169,13 @@ class TargetEmaState(NamedTuple):
     Attributes:
       count: int32 scalar, updates done so far.
       params: phi, the target encoder's parameters.
+
+    Example:
+      >>> from gendiff.ssl import target_ema
+      >>> theta = {"w": jnp.ones(2)}
+      >>> state = target_ema(0.9).init(theta)  # phi starts as a copy of theta
+      >>> int(state.count), state.params["w"].tolist(), state.params["w"] is theta["w"]
+      (0, [1.0, 1.0], False)
     """
 
     count: jax.Array
@@ -176,7 +183,20 @@ class TargetEmaState(NamedTuple):
 
 
 class TargetEma(NamedTuple):
-    """A pure ``(init, update)`` pair; see :func:`target_ema`."""
+    """A pure ``(init, update)`` pair; see :func:`target_ema`.
+
+    Example:
+      >>> from gendiff.ssl import TargetEma, target_ema
+      >>> ema = target_ema(0.5)
+      >>> isinstance(ema, TargetEma)
+      True
+      >>> state = ema.init({"w": jnp.zeros(())})
+      >>> update = jax.jit(ema.update)
+      >>> for _ in range(3):
+      ...     state = update({"w": jnp.ones(())}, state)
+      >>> int(state.count), float(state.params["w"])  # 1 - 0.5^3
+      (3, 0.875)
+    """
 
     init: Callable[[PyTree], TargetEmaState]
     update: Callable[[PyTree, TargetEmaState], TargetEmaState]

@@ -137,6 +137,17 @@ class MineState(NamedTuple):
     Attributes:
       count: int32 scalar, updates done so far.
       log_moving_average: log of the moving average of E_Q[e^f] (float32 scalar).
+
+    Example:
+      >>> from gendiff.ssl import mine
+      >>> est = mine(decay=0.9)
+      >>> state = est.init()
+      >>> int(state.count), float(state.log_moving_average)
+      (0, 0.0)
+      >>> _, (_, state) = est.update(jnp.zeros((2, 2)), state)  # m_1 = E_Q[e^0] = 1
+      >>> _, (_, state) = est.update(jnp.full((2, 2), np.log(3.0)), state)  # 0.9 * 1 + 0.1 * 3
+      >>> int(state.count), round(float(jnp.exp(state.log_moving_average)), 5)
+      (2, 1.2)
     """
 
     count: jax.Array
@@ -144,7 +155,18 @@ class MineState(NamedTuple):
 
 
 class Mine(NamedTuple):
-    """A pure ``(init, update)`` pair; see :func:`mine`."""
+    """A pure ``(init, update)`` pair; see :func:`mine`.
+
+    Example:
+      >>> from gendiff.ssl import Mine, mine
+      >>> est = mine()
+      >>> isinstance(est, Mine)
+      True
+      >>> # -G at the first step: -1/N on the diagonal, e^f / (N (N - 1) m_1) off it
+      >>> jax.grad(lambda s: est.update(s, est.init())[0])(jnp.zeros((2, 2)))
+      Array([[-0.5,  0.5],
+             [ 0.5, -0.5]], dtype=float32)
+    """
 
     init: Callable[[], MineState]
     update: Callable[[jax.Array, MineState], tuple[jax.Array, tuple[dict, MineState]]]

@@ -30,6 +30,13 @@ class EmaState(NamedTuple):
     Attributes:
         count: int32 scalar, number of updates applied so far.
         params: the averaged parameters (same tree as the model parameters).
+
+    Example:
+        >>> from gendiff.train import EmaState, ema
+        >>> avg = ema(0.9)
+        >>> state = avg.update({"w": jnp.ones(())}, avg.init({"w": jnp.zeros(())}))
+        >>> isinstance(state, EmaState), int(state.count), round(float(state.params["w"]), 6)
+        (True, 1, 0.1)
     """
 
     count: jax.Array
@@ -37,7 +44,17 @@ class EmaState(NamedTuple):
 
 
 class EmaTransform(NamedTuple):
-    """A pure ``(init, update)`` pair; see :func:`ema`."""
+    """A pure ``(init, update)`` pair; see :func:`ema`.
+
+    Example:
+        >>> from gendiff.train import EmaTransform, ema
+        >>> avg = ema(0.9, warmup=True)
+        >>> isinstance(avg, EmaTransform)
+        True
+        >>> state = avg.update({"w": jnp.ones(())}, avg.init({"w": jnp.zeros(())}))
+        >>> round(float(state.params["w"]), 6)  # warm-up: d_0 = min(0.9, 1 / 10)
+        0.9
+    """
 
     init: Callable[[PyTree], EmaState]
     update: Callable[[PyTree, EmaState], EmaState]

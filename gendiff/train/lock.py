@@ -10,7 +10,18 @@ LOCK_FILE = ".lock"
 
 
 class WorkdirInUse(RuntimeError):
-    """Another live process holds the working directory's lock."""
+    """Another live process holds the working directory's lock.
+
+    Example:
+        >>> import tempfile
+        >>> from gendiff.train import WorkdirInUse, WorkdirLock
+        >>> issubclass(WorkdirInUse, RuntimeError)
+        True
+        >>> with tempfile.TemporaryDirectory() as workdir, WorkdirLock(workdir):
+        ...     WorkdirLock(workdir).acquire()  # a second run in the same directory
+        Traceback (most recent call last):
+        gendiff.train.lock.WorkdirInUse: The working directory ... is in use by another run (pid ...
+    """
 
 
 class WorkdirLock:

@@ -30,6 +30,18 @@ def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
 
     Returns:
         The records, or ``[]`` if the file does not exist.
+
+    Example:
+        >>> import os, tempfile
+        >>> from gendiff.train import append_metrics, read_metrics
+        >>> workdir = tempfile.mkdtemp()
+        >>> path = os.path.join(workdir, "metrics.jsonl")
+        >>> for record in ({"step": 1, "loss": 0.9}, {"step": 2, "loss": 0.5}, {"step": 2, "loss": 0.4}):
+        ...     append_metrics(path, record)  # step 2 logged again after a resume
+        >>> read_metrics(path)
+        [{'step': 1, 'loss': 0.9}, {'step': 2, 'loss': 0.4}]
+        >>> read_metrics(os.path.join(workdir, "missing.jsonl"))
+        []
     """
     if not os.path.exists(path):
         return []

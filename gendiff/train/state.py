@@ -19,6 +19,15 @@ class TrainState(NamedTuple):
         params: model parameters.
         opt_state: optimizer state of the ``optax.GradientTransformation``.
         ema_state: ``EmaState`` holding the moving average of ``params``.
+
+    Example:
+        >>> import optax
+        >>> from gendiff.train import TrainState, create_train_state, make_train_step
+        >>> tx = optax.sgd(0.1)
+        >>> step = make_train_step(lambda p, b, k: (jnp.sum((p - 1.0) ** 2), {}), tx, ema_decay=0.5)
+        >>> state, _ = step(create_train_state(jnp.zeros(2), tx), None, key)  # grad -2: p = 0.2
+        >>> isinstance(state, TrainState), int(state.step), state.params.tolist(), state.ema_params.tolist()
+        (True, 1, [0.2, 0.2], [0.1, 0.1])
     """
 
     step: jax.Array

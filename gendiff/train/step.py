@@ -114,6 +114,17 @@ class Player(NamedTuple):
             update sees the whole batch, with its own key.
         post_update: optional ``params -> params`` applied after each update (e.g. WGAN's
             weight clipping).
+
+    Example:
+        >>> import optax
+        >>> from gendiff.train import Player, create_players_state, make_players_step
+        >>> clip = lambda w: jnp.clip(w, -0.01, 0.01)  # WGAN's weight clipping
+        >>> critic = Player("c", lambda p, b, k: (-jnp.sum(p["c"]), {}), optax.sgd(1.0), steps=3,
+        ...                 post_update=clip)
+        >>> step = make_players_step([critic], ema_decay=0.0)
+        >>> state, metrics = step(create_players_state({"c": jnp.zeros(2)}, {"c": critic.tx}), {}, key)
+        >>> state.params["c"].round(4).tolist(), round(float(metrics["c/loss"]), 4)  # last update's loss
+        ([0.01, 0.01], -0.02)
     """
 
     name: str

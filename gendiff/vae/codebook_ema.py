@@ -34,6 +34,16 @@ class CodebookEmaState(NamedTuple):
       cluster_size: N_i, the running assignment counts, (K,).
       embed_sum: m_i, the running sums of assigned encoder outputs, (K, D).
       codebook: e_i = m_i / N~_i, (K, D); read the codebook from here.
+
+    Example:
+      >>> from gendiff.vae import codebook_ema
+      >>> ema = codebook_ema(decay=0.5, epsilon=0.0)
+      >>> state = ema.init(jnp.array([[0.0], [10.0]]))  # N_i = 1, m_i = e_i
+      >>> state.cluster_size.tolist(), state.embed_sum[:, 0].tolist()
+      ([1.0, 1.0], [0.0, 10.0])
+      >>> state = ema.update(jnp.array([[1.0], [3.0], [9.0]]), jnp.array([0, 0, 1]), state)
+      >>> state.cluster_size.tolist(), state.embed_sum[:, 0].tolist()  # (1 + 2) / 2, (1 + 1) / 2
+      ([1.5, 1.0], [2.0, 9.5])
     """
 
     cluster_size: jax.Array
@@ -42,7 +52,20 @@ class CodebookEmaState(NamedTuple):
 
 
 class CodebookEma(NamedTuple):
-    """A pure ``(init, update)`` pair; see :func:`codebook_ema`."""
+    """A pure ``(init, update)`` pair; see :func:`codebook_ema`.
+
+    Example:
+      >>> from gendiff.vae import CodebookEma, codebook_ema
+      >>> ema = codebook_ema(decay=0.5, epsilon=0.0)
+      >>> isinstance(ema, CodebookEma)
+      True
+      >>> z_e, idx = jnp.array([[1.0], [3.0], [9.0]]), jnp.array([0, 0, 1])
+      >>> state, update = ema.init(jnp.array([[0.0], [10.0]])), jax.jit(ema.update)
+      >>> for _ in range(30):  # the same batch again and again: each code moves to its mean
+      ...     state = update(z_e, idx, state)
+      >>> state.codebook[:, 0].round(4).tolist()
+      [2.0, 9.0]
+    """
 
     init: Callable[[jax.Array], CodebookEmaState]
     update: Callable[[jax.Array, jax.Array, CodebookEmaState], CodebookEmaState]

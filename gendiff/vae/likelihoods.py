@@ -42,7 +42,24 @@ _LOG_2PI = float(np.log(2.0 * np.pi))
 
 
 class Likelihood(Protocol):
-    """What the bounds need from a decoder family."""
+    """What the bounds need from a decoder family.
+
+    :class:`Gaussian`, :class:`Bernoulli`, :class:`DiscretizedGaussian` and
+    :class:`DiscretizedLogistic` implement it; any class with these two methods serves.
+
+    Example:
+      >>> from gendiff.vae import elbo
+      >>> class Laplace:  # p(x | z) = exp(-|x - mean|) / 2
+      ...     def log_prob(self, x, params):
+      ...         return -jnp.abs(x - params) - jnp.log(2.0)
+      ...     def check_data(self, x):
+      ...         pass
+      >>> encode_fn = lambda x: (jnp.zeros((x.shape[0], 2)), jnp.zeros((x.shape[0], 2)))
+      >>> decode_fn = lambda z: jnp.zeros((z.shape[0], 3))
+      >>> t = elbo(key, encode_fn, decode_fn, jnp.zeros((4, 3)), likelihood=Laplace())
+      >>> round(float(t.reconstruction[0]), 5), float(t.kl[0])  # 3 log 1/2, q = p(z)
+      (-2.07944, 0.0)
+    """
 
     def log_prob(self, x: jax.Array, params: Any) -> jax.Array:
         """Elementwise log p(x | z) given the decoder's output ``params``."""

@@ -135,6 +135,15 @@ class QuantizeOutput(NamedTuple):
       indices: the chosen codes, int32 of shape z_e.shape[:-1].
       codebook_loss: ||sg[z_e] - e_k||^2 (leave it out when the codebook is updated by EMA).
       commitment_loss: beta ||z_e - sg[e_k]||^2.
+
+    Example:
+      >>> from gendiff.vae import quantize
+      >>> codebook, z_e = jnp.array([[0.0, 0.0], [1.0, 1.0]]), jnp.array([[0.9, 1.2]])
+      >>> out = quantize(z_e, codebook, commitment_cost=0.25)  # ||z_e - e_1||^2 = 0.05
+      >>> [round(float(v), 4) for v in (out.codebook_loss, out.commitment_loss, out.loss)]
+      [0.05, 0.0125, 0.0625]
+      >>> jax.grad(lambda z: quantize(z, codebook).z_q.sum())(z_e)  # straight through
+      Array([[1., 1.]], dtype=float32)
     """
 
     z_q: jax.Array
