@@ -1,9 +1,10 @@
 """Flax linen networks: time/label embeddings, residual MLP, DDPM U-Net, image classifiers
 (clean and noisy inputs), transformer layers, the sequence models Mamba and S4D, a sequence
 classifier over them, and GAN generators and critics (MLP, DCGAN, conditional, projection,
-PacGAN, spectral norm)."""
+PacGAN, spectral norm), and the domain-adversarial network of DANN."""
 
 from gendiff.nets.classifier import ImageClassifier
+from gendiff.nets.dann import DomainAdversarialNet, FeatureMLP
 from gendiff.nets.embeddings import LabelEmbedding, TimeEmbedding, sinusoidal_embedding
 from gendiff.nets.gan import (
     DCGAN_LAYOUTS,
@@ -27,6 +28,8 @@ __all__ = [
     "DCGAN_LAYOUTS",
     "DCGANCritic",
     "DCGANGenerator",
+    "DomainAdversarialNet",
+    "FeatureMLP",
     "ImageClassifier",
     "LabelEmbedding",
     "MLPCritic",
