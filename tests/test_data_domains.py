@@ -56,6 +56,10 @@ def test_textures_deterministic_in_range_and_varied():
     between = t.mean(axis=(1, 2)).std(axis=0).mean()
     assert between > 0.15, between
     assert not np.array_equal(t, domains.colour_textures(64, seed=2))
+    # max_level scales the two colours: the clean texture (noise aside) stays below it.
+    dark = domains.colour_textures(256, seed=1, max_level=0.5)
+    assert dark.mean() == pytest.approx(0.25, abs=0.03)  # E U[0, 0.5] = 0.25
+    assert np.quantile(dark, 0.99) < 0.5 + 3 * domains.TEXTURE_NOISE
 
 
 def test_blend_is_mnist_m_absolute_difference():
@@ -97,6 +101,8 @@ def test_bad_input_is_a_clear_error():
         domains.rotated_moons(0, seed=0)
     with pytest.raises(ValueError, match="seed must be a non-negative integer"):
         domains.colour_textures(3, seed=-1)
+    with pytest.raises(ValueError, match=r"max_level must lie in \(0, 1\]"):
+        domains.colour_textures(3, seed=0, max_level=0.0)
     with pytest.raises(ValueError, match=r"images must have shape \(N, H, W, 1\)"):
         domains.blend_on_textures(np.zeros((2, 8, 8, 3)), seed=0)
     with pytest.raises(ValueError, match=r"images must lie in \[-1, 1\]"):

@@ -97,10 +97,12 @@ def rotated_moons(num: int, seed: int, degrees: float = 0.0) -> ArrayDataset:
     )
 
 
-def colour_textures(num: int, seed: int, height: int = 8, width: int = 8) -> np.ndarray:
+def colour_textures(
+    num: int, seed: int, height: int = 8, width: int = 8, max_level: float = 1.0
+) -> np.ndarray:
     """Random smooth colour textures in [0, 1].
 
-    Each texture mixes two colours c0, c1 ~ U[0, 1]^3 by a plane wave
+    Each texture mixes two colours c0, c1 ~ U[0, max_level]^3 by a plane wave
     s = (1 + sin(2 pi (f . (row, col)) / side + phase)) / 2 with a random frequency f of up
     to 1.5 cycles per image in each direction, plus N(0, TEXTURE_NOISE^2) pixel noise,
     clipped to [0, 1].
@@ -109,6 +111,9 @@ def colour_textures(num: int, seed: int, height: int = 8, width: int = 8) -> np.
       num: number of textures.
       seed: NumPy seed.
       height, width: texture size.
+      max_level: the brightest colour channel value, in (0, 1]; below 1 the textures are
+        darker on average (as photographs mostly are), and digits blended onto them stay
+        brighter than their background more often.
 
     Returns:
       (num, height, width, 3) float32.
@@ -120,8 +125,10 @@ def colour_textures(num: int, seed: int, height: int = 8, width: int = 8) -> np.
     """
     if not isinstance(num, (int, np.integer)) or num < 0:
         raise ValueError(f"num must be a non-negative integer, got {num!r}.")
+    if not 0.0 < max_level <= 1.0:
+        raise ValueError(f"max_level must lie in (0, 1], got {max_level}.")
     rng = np.random.default_rng(_check_seed(seed))
-    c0, c1 = rng.uniform(size=(2, num, 1, 1, 3))
+    c0, c1 = max_level * rng.uniform(size=(2, num, 1, 1, 3))
     freq = rng.uniform(-1.5, 1.5, size=(num, 2))
     phase = rng.uniform(0, 2 * np.pi, size=(num, 1, 1))
     rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
@@ -144,7 +151,7 @@ def grey_to_rgb(images) -> np.ndarray:
     return np.repeat(images, 3, axis=-1)
 
 
-def blend_on_textures(images, seed: int) -> np.ndarray:
+def blend_on_textures(images, seed: int, max_level: float = 1.0) -> np.ndarray:
     """MNIST-M's blend of grey images in [-1, 1] onto fresh random colour textures.
 
     With the digit d = (x + 1) / 2 and a texture t of :func:`colour_textures`, both in
@@ -153,6 +160,7 @@ def blend_on_textures(images, seed: int) -> np.ndarray:
     Args:
       images: (N, H, W, 1) in [-1, 1].
       seed: seed of the textures.
+      max_level: see :func:`colour_textures`.
 
     Returns:
       (N, H, W, 3) float32 in [-1, 1].
@@ -165,11 +173,11 @@ def blend_on_textures(images, seed: int) -> np.ndarray:
     if rgb.size and (rgb.min() < -1 or rgb.max() > 1):
         raise ValueError("images must lie in [-1, 1].")
     n, h, w, _ = rgb.shape
-    t = colour_textures(n, seed, h, w)
+    t = colour_textures(n, seed, h, w, max_level)
     return (2.0 * np.abs(t - (rgb + 1.0) / 2.0) - 1.0).astype(np.float32)
 
 
-def textured_digits(split: str, seed: int) -> ArrayDataset:
+def textured_digits(split: str, seed: int, max_level: float = 1.0) -> ArrayDataset:
     """One split of the 8x8 digits blended onto random colour textures (MNIST-M stand-in).
 
     The digits are those of ``load_digits(split)``, in the same order and with the same
@@ -179,6 +187,7 @@ def textured_digits(split: str, seed: int) -> ArrayDataset:
     Args:
       split: 'train' or 'test'.
       seed: seed of the textures.
+      max_level: the brightest texture colour (see :func:`colour_textures`).
 
     Returns:
       ArrayDataset 'digits_textured' of (N, 8, 8, 3) images in [-1, 1].
@@ -191,7 +200,7 @@ def textured_digits(split: str, seed: int) -> ArrayDataset:
     seed = _check_seed(seed)
     stream = int(np.random.default_rng([seed, _SPLIT_STREAM[split]]).integers(2**31))
     return ArrayDataset(
-        blend_on_textures(digits.images, stream),
+        blend_on_textures(digits.images, stream, max_level),
         digits.labels,
         None,
         digits.num_classes,
