@@ -55,6 +55,11 @@ def lambda_schedule(progress, lambda_max: float = 1.0, gamma: float = 10.0):
 
 
 def _check(config: ml_collections.ConfigDict) -> None:
+    if config.domain == "digits" and config.model.extractor not in ("conv", "image_classifier"):
+        raise ValueError(
+            f"unknown config.model.extractor {config.model.extractor!r}; expected 'conv' or "
+            "'image_classifier'."
+        )
     if config.domain not in configs.DOMAINS:
         raise ValueError(
             f"unknown config.domain {config.domain!r}; expected one of {configs.DOMAINS}."
@@ -98,6 +103,8 @@ def _network(config, num_classes: int) -> nets.DomainAdversarialNet:
     m = config.model
     if config.domain == "moons":
         extractor = nets.FeatureMLP(widths=tuple(m.widths))
+    elif m.extractor == "conv":
+        extractor = nets.ConvFeatures(channels=tuple(m.channels))
     else:
         extractor = nets.ImageClassifier(
             num_classes=num_classes,
@@ -105,7 +112,9 @@ def _network(config, num_classes: int) -> nets.DomainAdversarialNet:
             feature_dim=m.feature_dim,
             dropout_rate=m.dropout_rate,
         )
-    return nets.DomainAdversarialNet(extractor, num_classes, tuple(m.domain_widths))
+    return nets.DomainAdversarialNet(
+        extractor, num_classes, tuple(m.domain_widths), tuple(m.label_widths)
+    )
 
 
 def _batches(config, data: dict, seed: int) -> GeneratedBatches:
@@ -314,7 +323,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             os.path.join(workdir, "domains.png"),
             np.concatenate([data["source_test"].images[:24], data["target_test"].images[:24]]),
             nrow=8,
-            title="source (top 3 rows) and target (bottom 3 rows) test images",
+            title="source (top) / target (bottom)",
         )
     result["wall_s"] = time.time() - start
     if is_main_process():

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gendiff.nets import DomainAdversarialNet, FeatureMLP, ImageClassifier
+from gendiff.nets import ConvFeatures, DomainAdversarialNet, FeatureMLP, ImageClassifier
 
 
 def _split_losses(net, params, x, lam):
@@ -70,7 +70,25 @@ def test_image_classifier_features_as_extractor():
     assert "Dense_1" not in params["params"]["extractor"]
 
 
+def test_conv_features_and_label_hidden_layers():
+    net = DomainAdversarialNet(ConvFeatures((4, 6)), 10, domain_widths=(5,), label_widths=(7,))
+    x = jax.random.normal(jax.random.key(0), (3, 8, 8, 3))
+    params = net.init(jax.random.key(1), x)
+    out = net.apply(params, x, 1.0)
+    assert out["features"].shape == (3, 2 * 2 * 6)  # two 2x2 poolings of 8x8
+    assert out["class_logits"].shape == (3, 10)
+    assert params["params"]["label_hidden_0"]["kernel"].shape == (24, 7)
+    # max pooling: the features of a constant image are those of any one of its windows
+    f = ConvFeatures((4,))
+    p = f.init(jax.random.key(2), x)
+    const = jnp.ones((1, 8, 8, 3))
+    feats = f.apply(p, const).reshape(4, 4, 4)
+    np.testing.assert_allclose(feats[1:3, 1:3], np.broadcast_to(feats[1, 1], (2, 2, 4)), rtol=1e-6)
+
+
 def test_bad_input_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"ConvFeatures expects images"):
+        ConvFeatures().init(jax.random.key(0), jnp.zeros((3, 8)))
     net = FeatureMLP((4,))
     with pytest.raises(ValueError, match=r"expects x of shape \(batch, ...\)"):
         net.init(jax.random.key(0), jnp.zeros((3,)))

@@ -70,6 +70,7 @@ def moons() -> ml_collections.ConfigDict:
     # Measured on 2 seeds (target accuracy of DANN): domain classifier (64,), lr 1e-3, 3000
     # steps: 0.86 +- 0.07; constant lambda: 0.88; (64, 64), lr 3e-4, 6000 steps: 0.97.
     c.model.domain_widths = (64, 64)
+    c.model.label_widths = ()  # a linear label classifier on the features
     c.optim = _optim(3e-4, c.get_ref("num_steps"))
     return c
 
@@ -77,14 +78,23 @@ def moons() -> ml_collections.ConfigDict:
 def digits() -> ml_collections.ConfigDict:
     """sklearn digits (grey, 3 channels) -> the same digits blended onto colour textures."""
     c = _common("digits")
-    c.texture_max_level = 1.0  # texture colours in [0, max]^3 (gendiff.data.domains)
+    c.texture_max_level = 0.6  # texture colours in [0, max]^3 (gendiff.data.domains)
     c.num_steps = 2000
     c.batch_size = 64
     c.model = ml_collections.ConfigDict()
-    c.model.channels = (16, 32)  # gendiff.nets.ImageClassifier as the feature extractor
-    c.model.feature_dim = 128
-    c.model.dropout_rate = 0.0
-    c.model.domain_widths = (128,)
+    # "conv": gendiff.nets.ConvFeatures (conv + max pool per entry of channels, flattened),
+    # after Ganin et al.'s MNIST network; "image_classifier": gendiff.nets.ImageClassifier's
+    # features (conv, strided conv, dense).
+    # Measured on one seed (target accuracy, source-only / DANN): image_classifier (16, 32)
+    # with a linear label classifier 0.627 / 0.624 (also with lambda_max 0.3 or 3, a deeper,
+    # linear or no-hidden domain classifier, cosine learning rate: DANN 0.58-0.63); conv
+    # (32, 48) with label classifier (100, 100): 0.652 / 0.663.
+    c.model.extractor = "conv"
+    c.model.channels = (32, 48)
+    c.model.feature_dim = 128  # image_classifier only
+    c.model.dropout_rate = 0.0  # image_classifier only
+    c.model.domain_widths = (100,)
+    c.model.label_widths = (100, 100)
     c.optim = _optim(1e-3, c.get_ref("num_steps"))
     return c
 

@@ -4,7 +4,7 @@ classifier over them, and GAN generators and critics (MLP, DCGAN, conditional, p
 PacGAN, spectral norm), and the domain-adversarial network of DANN."""
 
 from gendiff.nets.classifier import ImageClassifier
-from gendiff.nets.dann import DomainAdversarialNet, FeatureMLP
+from gendiff.nets.dann import ConvFeatures, DomainAdversarialNet, FeatureMLP
 from gendiff.nets.embeddings import LabelEmbedding, TimeEmbedding, sinusoidal_embedding
 from gendiff.nets.gan import (
     DCGAN_LAYOUTS,
@@ -25,6 +25,7 @@ from gendiff.nets.transformer import MultiHeadAttention, TransformerBlock, posit
 from gendiff.nets.unet import UNET_PRESETS, UNet, unet_config
 
 __all__ = [
+    "ConvFeatures",
     "DCGAN_LAYOUTS",
     "DCGANCritic",
     "DCGANGenerator",

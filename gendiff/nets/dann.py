@@ -16,7 +16,7 @@ import jax
 
 from gendiff.gan.grl import gradient_reversal
 
-__all__ = ["DomainAdversarialNet", "FeatureMLP"]
+__all__ = ["ConvFeatures", "DomainAdversarialNet", "FeatureMLP"]
 
 
 class FeatureMLP(nn.Module):
@@ -58,11 +58,50 @@ class FeatureMLP(nn.Module):
         return h
 
 
+class ConvFeatures(nn.Module):
+    """A conv feature extractor for images, after Ganin et al.'s MNIST network: per entry of
+    ``channels``, a 3x3 convolution, ReLU and 2x2 max pooling; then flatten. For 8x8 inputs
+    and channels (32, 48): 8x8x32 -> 4x4x32 -> 4x4x48 -> 2x2x48 -> 192 features.
+
+    Takes the keywords of :class:`gendiff.nets.ImageClassifier`'s feature call.
+
+    Attributes:
+      channels: convolution widths.
+
+    Example:
+      >>> f = ConvFeatures(channels=(4, 8))
+      >>> x = jnp.zeros((3, 8, 8, 3))
+      >>> f.apply(f.init(jax.random.key(0), x), x).shape
+      (3, 32)
+    """
+
+    channels: Sequence[int] = (32, 48)
+
+    @nn.compact
+    def __call__(
+        self, x: jax.Array, *, train: bool = False, return_features: bool = True
+    ) -> jax.Array:
+        """Args: x (batch, H, W, C); train, return_features: ignored.
+
+        Returns: features (batch, H W channels[-1] / 4^len(channels)).
+        """
+        if getattr(x, "ndim", 0) != 4:
+            raise ValueError(
+                f"ConvFeatures expects images (batch, H, W, C), got {getattr(x, 'shape', None)}."
+            )
+        h = x
+        for width in self.channels:
+            h = nn.relu(nn.Conv(width, (3, 3))(h))
+            h = nn.max_pool(h, (2, 2), strides=(2, 2))
+        return h.reshape(h.shape[0], -1)
+
+
 class DomainAdversarialNet(nn.Module):
     """G_f, G_y and G_d of DANN.
 
     ``extractor(x, train=..., return_features=True)`` gives the features f; the label
-    classifier is Dense(num_classes) on f; the domain classifier is
+    classifier is ``label_widths`` x (Dense, ReLU) then Dense(num_classes) on f; the domain
+    classifier is
     ``domain_widths`` x (Dense, ReLU) then Dense(1) on ``gradient_reversal(f, lam)``, whose
     output is the logit of "x is from the target domain". The reversal changes gradients
     only: the forward outputs do not depend on ``lam``.
@@ -72,6 +111,7 @@ class DomainAdversarialNet(nn.Module):
         :class:`gendiff.nets.ImageClassifier`, whose features are taken).
       num_classes: number of labels.
       domain_widths: hidden widths of the domain classifier.
+      label_widths: hidden widths of the label classifier (none: a linear classifier).
 
     Example:
       >>> net = DomainAdversarialNet(FeatureMLP((16,)), num_classes=2, domain_widths=(8,))
@@ -84,6 +124,7 @@ class DomainAdversarialNet(nn.Module):
     extractor: nn.Module
     num_classes: int
     domain_widths: Sequence[int] = (64,)
+    label_widths: Sequence[int] = ()
 
     @nn.compact
     def __call__(self, x: jax.Array, lam=1.0, *, train: bool = False) -> dict[str, jax.Array]:
@@ -94,7 +135,10 @@ class DomainAdversarialNet(nn.Module):
         "features": (batch, feature_dim)}.
         """
         features = self.extractor(x, train=train, return_features=True)
-        class_logits = nn.Dense(self.num_classes, name="label_classifier")(features)
+        h = features
+        for i, width in enumerate(self.label_widths):
+            h = nn.relu(nn.Dense(width, name=f"label_hidden_{i}")(h))
+        class_logits = nn.Dense(self.num_classes, name="label_classifier")(h)
         h = gradient_reversal(features, lam)
         for i, width in enumerate(self.domain_widths):
             h = nn.relu(nn.Dense(width, name=f"domain_hidden_{i}")(h))
