@@ -88,7 +88,8 @@ def digits() -> ml_collections.ConfigDict:
     # Measured on one seed (target accuracy, source-only / DANN): image_classifier (16, 32)
     # with a linear label classifier 0.627 / 0.624 (also with lambda_max 0.3 or 3, a deeper,
     # linear or no-hidden domain classifier, cosine learning rate: DANN 0.58-0.63); conv
-    # (32, 48) with label classifier (100, 100): 0.652 / 0.663.
+    # (32, 48) with label classifier (100, 100): 0.652 / 0.663. This preset over 5 seeds:
+    # source-only 0.669 +- 0.020, DANN 0.666 +- 0.013, oracle 0.862 +- 0.008 (no gain).
     c.model.extractor = "conv"
     c.model.channels = (32, 48)
     c.model.feature_dim = 128  # image_classifier only
