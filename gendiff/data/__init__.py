@@ -1,5 +1,6 @@
-"""Datasets: toy 2-D distributions, sklearn digits, MNIST IDX files, TFDS images and synthetic
-sequence tasks (:mod:`gendiff.data.tasks`).
+"""Datasets: toy 2-D distributions, sklearn digits, MNIST IDX files, TFDS images, synthetic
+sequence tasks (:mod:`gendiff.data.tasks`) and source/target domains for domain adaptation
+(:mod:`gendiff.data.domains`).
 
 :func:`load` returns any of them as an in-memory :class:`ArrayDataset`; batches come
 from the stateless :class:`EpochBatcher` and :func:`get_batch`.
@@ -19,7 +20,7 @@ import os
 import jax
 import numpy as np
 
-from gendiff.data import tasks, toy2d
+from gendiff.data import domains, tasks, toy2d
 from gendiff.data.batching import EpochBatcher, get_batch
 from gendiff.data.dataset import ArrayDataset, validate_images
 from gendiff.data.digits import load_digits
@@ -43,6 +44,7 @@ __all__ = [
     "GrainBatches",
     "IndexedBatches",
     "NAMES",
+    "domains",
     "get_batch",
     "load",
     "tasks",

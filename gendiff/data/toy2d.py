@@ -26,6 +26,7 @@ from gendiff.data.gaussian_mixture import gaussian_mixture_log_prob, sample_gaus
 __all__ = [
     "NAMES",
     "sample",
+    "two_moons_with_labels",
     "eight_gaussians_mixture",
     "eight_gaussians_log_prob",
     "gaussian_mixture_log_prob",
@@ -80,14 +81,33 @@ _MOONS_MEAN = (0.5, 0.25)
 _MOONS_VAR = 0.75 + (0.5 - 4 / math.pi**2) + (2 / math.pi - 0.25) ** 2 + 2 * _MOONS_NOISE**2
 
 
-def _two_moons(key: jax.Array, n: int) -> jax.Array:
+@functools.partial(jax.jit, static_argnums=1)
+def two_moons_with_labels(key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
+    """The 'two_moons' points with the moon each came from (0 upper, 1 lower).
+
+    The points are exactly ``sample(key, "two_moons", n)``.
+
+    Returns:
+      (points (n, 2) float32, labels (n,) int32).
+
+    Example:
+      >>> x, y = two_moons_with_labels(jax.random.key(0), 4)
+      >>> bool(jnp.all(x == sample(jax.random.key(0), "two_moons", 4))), y.dtype
+      (True, dtype('int32'))
+    """
     key_t, key_arc, key_eps = jax.random.split(key, 3)
     t = jax.random.uniform(key_t, (n,), maxval=math.pi)
     upper = jnp.stack([jnp.cos(t), jnp.sin(t)], axis=1)
     lower = jnp.stack([1 - jnp.cos(t), 0.5 - jnp.sin(t)], axis=1)
-    raw = jnp.where(jax.random.bernoulli(key_arc, shape=(n, 1)), upper, lower)
+    is_upper = jax.random.bernoulli(key_arc, shape=(n, 1))
+    raw = jnp.where(is_upper, upper, lower)
     raw = raw + _MOONS_NOISE * jax.random.normal(key_eps, (n, 2))
-    return _standardise(raw, _MOONS_MEAN, _MOONS_VAR)
+    points = _standardise(raw, _MOONS_MEAN, _MOONS_VAR).astype(jnp.float32)
+    return points, (~is_upper[:, 0]).astype(jnp.int32)
+
+
+def _two_moons(key: jax.Array, n: int) -> jax.Array:
+    return two_moons_with_labels(key, n)[0]
 
 
 # Eight Gaussians: equal weights, means R (cos 2 pi k/8, sin 2 pi k/8), std s.

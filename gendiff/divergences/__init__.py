@@ -1,5 +1,6 @@
 """Divergences and distances: discrete f-divergences (with conjugates for f-GAN), Gaussian
-closed forms, exact 1-D Wasserstein distances and the Fisher divergence of two scores."""
+closed forms, any f-divergence between 1-D densities by quadrature, exact 1-D Wasserstein
+distances and the Fisher divergence of two scores."""
 
 from gendiff.divergences.discrete import (
     chi2_divergence,
@@ -23,6 +24,7 @@ from gendiff.divergences.gaussian import (
     gaussian_w2,
     gaussian_w2_diag,
 )
+from gendiff.divergences.quadrature import f_divergence_on_grid
 from gendiff.divergences.wasserstein import wasserstein_1d
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "alpha_divergence",
     "chi2_divergence",
     "f_divergence",
+    "f_divergence_on_grid",
     "fisher_divergence",
     "gaussian_js_1d",
     "gaussian_kl",

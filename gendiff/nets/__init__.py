@@ -1,9 +1,10 @@
 """Flax linen networks: time/label embeddings, residual MLP, DDPM U-Net, image classifiers
 (clean and noisy inputs), transformer layers, the sequence models Mamba and S4D, a sequence
 classifier over them, and GAN generators and critics (MLP, DCGAN, conditional, projection,
-PacGAN, spectral norm)."""
+PacGAN, spectral norm), and the domain-adversarial network of DANN."""
 
 from gendiff.nets.classifier import ImageClassifier
+from gendiff.nets.dann import ConvFeatures, DomainAdversarialNet, FeatureMLP
 from gendiff.nets.embeddings import LabelEmbedding, TimeEmbedding, sinusoidal_embedding
 from gendiff.nets.gan import (
     DCGAN_LAYOUTS,
@@ -24,9 +25,12 @@ from gendiff.nets.transformer import MultiHeadAttention, TransformerBlock, posit
 from gendiff.nets.unet import UNET_PRESETS, UNet, unet_config
 
 __all__ = [
+    "ConvFeatures",
     "DCGAN_LAYOUTS",
     "DCGANCritic",
     "DCGANGenerator",
+    "DomainAdversarialNet",
+    "FeatureMLP",
     "ImageClassifier",
     "LabelEmbedding",
     "MLPCritic",
