@@ -1,8 +1,20 @@
 """Classic models in pure JAX: Gaussian mixtures and EM, k-means, k-medoids, PCA and
 probabilistic PCA, linear regression, a hand-written backprop MLP, hidden Markov models, and
-restricted Boltzmann machines (CD-k, PCD, exact and AIS partition functions)."""
+restricted Boltzmann machines (CD-k, PCD, exact and AIS partition functions), and energy-based
+models trained with Langevin negative samples."""
 
 from gendiff.classic.backprop import mlp_backprop, mlp_forward, mlp_init, mlp_train
+from gendiff.classic.ebm import (
+    ebm_contrastive_loss,
+    ebm_loss,
+    ebm_score,
+    grid_kl,
+    grid_log_probs,
+    grid_points,
+    histogram_probs,
+    langevin_transition,
+    short_run_ebm_loss,
+)
 from gendiff.classic.em import GMMResult, gmm_em
 from gendiff.classic.gmm import (
     COVARIANCE_TYPES,
@@ -72,11 +84,18 @@ __all__ = [
     "base_rate_bias",
     "baum_welch",
     "cd_loss",
+    "ebm_contrastive_loss",
+    "ebm_loss",
+    "ebm_score",
     "gmm_em",
     "gmm_joint_log_prob",
     "gmm_log_prob",
     "gmm_precisions",
     "gmm_sample",
+    "grid_kl",
+    "grid_log_probs",
+    "grid_points",
+    "histogram_probs",
     "hmm_emission_log_prob",
     "hmm_forward_backward",
     "hmm_log_prob",
@@ -84,6 +103,7 @@ __all__ = [
     "kmeans",
     "kmeans_plusplus",
     "kmedoids",
+    "langevin_transition",
     "lasso",
     "lasso_duality_gap",
     "mlp_backprop",
@@ -113,4 +133,5 @@ __all__ = [
     "rbm_sample_visible",
     "rbm_visible_mean",
     "ridge",
+    "short_run_ebm_loss",
 ]

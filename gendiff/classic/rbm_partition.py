@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from gendiff.classic.rbm import (
     RBMParams,
@@ -292,16 +293,16 @@ def rbm_reverse_ais(
 
 
 def _check_betas(betas, increasing: bool) -> jax.Array:
-    betas = jnp.asarray(betas, jnp.float32)
-    if betas.ndim != 1 or betas.shape[0] < 2:
-        raise ValueError(f"betas must be a 1-D array of >= 2 values, got shape {betas.shape}.")
     if isinstance(betas, jax.core.Tracer):
+        if betas.ndim != 1:
+            raise ValueError(f"betas must be a 1-D array, got shape {betas.shape}.")
         return betas
-    if not (
-        float(betas[0]) == 0.0 and float(betas[-1]) == 1.0 and bool(jnp.all(jnp.diff(betas) > 0))
-    ):
+    values = np.asarray(betas, np.float64)
+    if values.ndim != 1 or values.shape[0] < 2:
+        raise ValueError(f"betas must be a 1-D array of >= 2 values, got shape {values.shape}.")
+    if not (values[0] == 0.0 and values[-1] == 1.0 and np.all(np.diff(values) > 0)):
         raise ValueError("betas must increase strictly from 0 to 1.")
-    return betas
+    return jnp.asarray(values, jnp.float32)
 
 
 def rbm_log_likelihood(

@@ -5,6 +5,7 @@ PacGAN, spectral norm)."""
 
 from gendiff.nets.classifier import ImageClassifier
 from gendiff.nets.embeddings import LabelEmbedding, TimeEmbedding, sinusoidal_embedding
+from gendiff.nets.energy import EnergyMLP
 from gendiff.nets.gan import (
     DCGAN_LAYOUTS,
     DCGANCritic,
@@ -27,6 +28,7 @@ __all__ = [
     "DCGAN_LAYOUTS",
     "DCGANCritic",
     "DCGANGenerator",
+    "EnergyMLP",
     "ImageClassifier",
     "LabelEmbedding",
     "MLPCritic",
