@@ -149,9 +149,10 @@ def build_denoiser(
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
-    """The run-length fields every experiment config has must be positive integers."""
+    """The run-length fields of an experiment config (those it has: experiments that train no
+    network, like the EM ones, have none) must be positive integers."""
     for field in ("num_steps", "batch_size", "checkpoint_every", "log_every"):
-        if int(config[field]) < 1:
+        if field in config and int(config[field]) < 1:
             raise ValueError(f"config.{field} must be a positive integer, got {config[field]}.")
 
 

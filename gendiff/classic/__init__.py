@@ -31,6 +31,7 @@ from gendiff.classic.hmm_em import (
     baum_welch,
     hmm_emission_log_prob,
     hmm_log_prob,
+    hmm_sample,
 )
 from gendiff.classic.kmeans import KMeansResult, kmeans, kmeans_plusplus
 from gendiff.classic.kmedoids import KMedoidsResult, kmedoids
@@ -99,6 +100,7 @@ __all__ = [
     "hmm_emission_log_prob",
     "hmm_forward_backward",
     "hmm_log_prob",
+    "hmm_sample",
     "hmm_viterbi",
     "kmeans",
     "kmeans_plusplus",

@@ -30,7 +30,6 @@ from gendiff.classic.rbm import (
     check_rbm,
     rbm_free_energy,
     rbm_hidden_logits,
-    rbm_sample_hidden,
     rbm_sample_visible,
 )
 
@@ -164,24 +163,28 @@ def _annealed_params(params: RBMParams, base_bias: jax.Array, beta) -> RBMParams
     return RBMParams(beta * W, (1 - beta) * base_bias + beta * a, beta * b)
 
 
-def _log_f_beta(params: RBMParams, base_bias: jax.Array, beta, x: jax.Array) -> jax.Array:
-    """log f_beta(x) = ((1 - beta) a_0 + beta a)^T x + sum_j softplus(beta (b + x^T W)_j)."""
+def _log_f_beta(params: RBMParams, base_bias, beta, x, logits) -> jax.Array:
+    """log f_beta(x) = ((1 - beta) a_0 + beta a)^T x + sum_j softplus(beta (b + x^T W)_j),
+    given the hidden logits b + x^T W of x."""
     visible_bias = (1 - beta) * base_bias + beta * params.a
-    return x @ visible_bias + jnp.sum(jax.nn.softplus(beta * rbm_hidden_logits(params, x)), -1)
+    return x @ visible_bias + jnp.sum(jax.nn.softplus(beta * logits), -1)
 
 
 def _anneal(key, params, base_bias, x, betas):
     """Accumulates log f_{beta_k}(x) - log f_{beta_{k-1}}(x), then a Gibbs sweep at beta_k,
-    for k = 1..K; returns (log weights, final states)."""
+    for k = 1..K; returns (log weights, final states). One pass of x W per step serves both
+    weights and the hidden sample (the hidden logits of f_beta are beta (b + x^T W))."""
 
     def step(carry, inputs):
         x, log_w = carry
         k, beta_from, beta_to = inputs
-        log_w = log_w + _log_f_beta(params, base_bias, beta_to, x)
-        log_w = log_w - _log_f_beta(params, base_bias, beta_from, x)
-        annealed = _annealed_params(params, base_bias, beta_to)
+        logits = rbm_hidden_logits(params, x)
+        log_w = log_w + _log_f_beta(params, base_bias, beta_to, x, logits)
+        log_w = log_w - _log_f_beta(params, base_bias, beta_from, x, logits)
         key_h, key_x = jax.random.split(jax.random.fold_in(key, k))
-        h = rbm_sample_hidden(key_h, annealed, x)
+        p_h = jax.nn.sigmoid(beta_to * logits)
+        h = jax.random.bernoulli(key_h, p_h).astype(x.dtype)
+        annealed = _annealed_params(params, base_bias, beta_to)
         return (rbm_sample_visible(key_x, annealed, h), log_w), None
 
     inputs = (jnp.arange(betas.shape[0] - 1), betas[:-1], betas[1:])
