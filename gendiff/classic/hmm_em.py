@@ -61,7 +61,9 @@ class BaumWelchResult(NamedTuple):
 def _component_log_prob(x, params):
     """(n, K, M) log c_km + log N(x; mu_km, Sigma_km)."""
     K, M, d = params.means.shape
-    lp = gaussian_log_prob(x, params.means.reshape(K * M, d), params.covariances.reshape(K * M, d, d))
+    lp = gaussian_log_prob(
+        x, params.means.reshape(K * M, d), params.covariances.reshape(K * M, d, d)
+    )
     return jnp.log(params.weights)[None] + lp.reshape(-1, K, M)
 
 
@@ -111,6 +113,11 @@ def hmm_sample(
     for name, value in (("num_sequences", num_sequences), ("length", length)):
         if int(value) != value or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return _hmm_sample(key, params, int(num_sequences), int(length))
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _hmm_sample(key, params, num_sequences, length):
     key_z0, key_z, key_c, key_eps = jax.random.split(key, 4)
     z0 = jax.random.categorical(key_z0, jnp.log(params.initial), shape=(num_sequences,))
 
@@ -188,8 +195,16 @@ def baum_welch(
         for name, a, shape in zip(HMMParams._fields, init, shapes):
             if a.shape != shape:
                 raise ValueError(f"init.{name} must have shape {shape}, got {a.shape}.")
-    return _baum_welch(key, x, init, jnp.asarray(tol, x.dtype), jnp.asarray(reg_covar, x.dtype),
-                       K=K, M=M, num_iters=num_iters)
+    return _baum_welch(
+        key,
+        x,
+        init,
+        jnp.asarray(tol, x.dtype),
+        jnp.asarray(reg_covar, x.dtype),
+        K=K,
+        M=M,
+        num_iters=num_iters,
+    )
 
 
 def _default_init(key, frames, K, M):
