@@ -61,7 +61,7 @@ def _train(config, workdir, energy_fn, params, x_train, key):
         make_optimizer(config.optim),
     )
     chains = jax.random.uniform(
-        jax.random.fold_in(key, -1), (config.num_chains, 2), minval=bounds[0], maxval=bounds[1]
+        jax.random.fold_in(key, 2**31), (config.num_chains, 2), minval=bounds[0], maxval=bounds[1]
     )
     state, last = common.fit_players(
         config, workdir, {"chains": chains, "model": params}, players, batches, key

@@ -14,11 +14,11 @@ def test_tiny_run_lowers_the_grid_kl(tmp_path, sampler):
     c.model.hidden, c.num_chains, c.langevin_steps = 32, 128, 10
     c.eval.num_cells, c.eval.num_samples, c.eval.langevin_steps = 32, 200, 50
     m = experiment.train_and_evaluate(c, str(tmp_path))["eight_gaussians"]
-    # Measured (persistent / short-run): KL 2.8 at initialisation -> 1.0 / 1.3 nats after 150
-    # steps; uniform 1.95; the true density 0.03 (the histogram's floor).
+    # Measured (persistent / short-run): grid KL 3.87 nats at initialisation -> 1.84 / 1.79
+    # after 150 steps; uniform density 3.41; the true density 0.075 (the histogram's floor).
     assert m["grid_kl"] < m["grid_kl_init"] - 0.5
     assert m["grid_kl"] < m["grid_kl_uniform"]
-    assert m["grid_kl_true"] < 0.1
+    assert m["grid_kl_true"] < 0.15
     assert (tmp_path / "eight_gaussians" / "density.png").exists()
 
 
