@@ -11,7 +11,7 @@ from experiments.configs import rbm as configs
 
 def _tiny():
     c = configs.get_config("cpu")
-    c.num_hidden, c.methods = 8, ("cd1", "pcd1")
+    c.num_hidden, c.methods = 8, ("cd1", "pcd1")  # CD-10: the same code as CD-1
     c.num_steps, c.checkpoint_every, c.log_every = 300, 300, 100
     c.optim.schedule = "constant"
     c.eval.ais_betas, c.eval.ais_chains, c.eval.gibbs_sweeps, c.eval.num_samples = 1000, 32, 20, 16

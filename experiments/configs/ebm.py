@@ -2,7 +2,7 @@
 
 Override any field with ``--config.FIELD=VALUE``:
 
-  python -m experiments.ebm                                   # three 2-D toys, a few minutes
+  python -m experiments.ebm                                   # three 2-D toys
   python -m experiments.ebm --config.sampler=short_run
 """
 
@@ -18,9 +18,9 @@ def cpu() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.seed = 0
     c.datasets = ("eight_gaussians", "two_moons", "pinwheel")  # gendiff.data 'toy2d/<name>'
-    c.num_steps = 2000
+    c.num_steps = 1500
     c.batch_size = 256
-    c.checkpoint_every = 2000
+    c.checkpoint_every = 1500
     c.log_every = 250
     c.progress = False
 
@@ -29,7 +29,7 @@ def cpu() -> ml_collections.ConfigDict:
     c.model.depth = 3
 
     c.sampler = "persistent"  # 'persistent' (chains kept in the state) or 'short_run' (from noise)
-    c.num_chains = 1024  # persistent chains
+    c.num_chains = 512  # persistent chains
     c.langevin_steps = 20  # per training step
     c.step_size = 0.005
     c.reinit_prob = 0.05  # persistent chains restarted from uniform noise per step (Du & Mordatch)
