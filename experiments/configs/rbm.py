@@ -3,8 +3,9 @@
 Override any field with ``--config.FIELD=VALUE``:
 
   python -m experiments.rbm                          # 8x8 digits, 16 hidden units: ~1 minute
-  python -m experiments.rbm --preset mnist16         # binarised MNIST t10k split, exact log Z
-  python -m experiments.rbm --preset mnist500        # 500 hidden units, log Z by AIS (long)
+  python -m experiments.rbm --preset mnist16         # binarised MNIST t10k split, exact log Z:
+                                                     # ~7 min train + ~10 min AIS on 2 busy cores
+  python -m experiments.rbm --preset mnist500        # 500 hidden units, log Z by AIS: ~50 min
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def mnist16() -> ml_collections.ConfigDict:
     c.num_steps = 8000  # 100 epochs of the 8,000 training images
     c.checkpoint_every = 8000
     c.log_every = 1000
+    c.eval.ais_chains = 400  # the PCD model is peaked: 100 chains leave ~0.1 nats of noise
     return c
 
 
@@ -73,6 +75,7 @@ def mnist500() -> ml_collections.ConfigDict:
     c = mnist16()
     c.num_hidden = 500
     c.optim.learning_rate = 1e-3
+    c.eval.ais_chains = 100
     return c
 
 
