@@ -26,12 +26,15 @@ from gendiff import data, nets
 from gendiff import eval as evaluation
 from gendiff.data import ArrayBatches, BatchSource
 from gendiff.train import (
+    Player,
     TrainState,
+    create_players_state,
     create_train_state,
     fit,
     initialize_distributed,
     is_main_process,
     make_optimizer,
+    make_players_step,
     make_train_step,
 )
 
@@ -146,9 +149,10 @@ def build_denoiser(
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
-    """The run-length fields every experiment config has must be positive integers."""
+    """The run-length fields of an experiment config (those it has: experiments that train no
+    network, like the EM ones, have none) must be positive integers."""
     for field in ("num_steps", "batch_size", "checkpoint_every", "log_every"):
-        if int(config[field]) < 1:
+        if field in config and int(config[field]) < 1:
             raise ValueError(f"config.{field} must be a positive integer, got {config[field]}.")
 
 
@@ -188,6 +192,44 @@ def fit_network(
     return fit(
         create_train_state(params, tx),
         make_train_step(loss_fn, tx, run.optim.ema_decay),
+        batches,
+        key,
+        num_steps=run.num_steps,
+        workdir=workdir,
+        checkpoint_every=run.checkpoint_every,
+        log_every=run.log_every,
+        progress=run.progress,
+    )
+
+
+def fit_players(
+    run: ml_collections.ConfigDict,
+    workdir: str,
+    params: dict,
+    players: tuple[Player, ...],
+    batches: BatchSource,
+    key: jax.Array,
+) -> tuple[TrainState, dict]:
+    """Trains several players (each with its own loss and optimiser, in order) with
+    ``gendiff.train.fit``: :func:`fit_network` for models with several players, such as a
+    GAN or a model with persistent chains (``gendiff.train.persistent_chain_players``).
+
+    Args:
+        run: the run's fields (num_steps, checkpoint_every, log_every, progress,
+            optim.ema_decay); each player carries its own optimiser.
+        workdir: where the checkpoints and metrics.jsonl go.
+        params: ``{player name: initial parameters}``.
+        players: the players, in update order.
+        batches: the GLOBAL batch definition.
+        key: base PRNG key of the training steps.
+
+    Returns:
+        (final TrainState, last logged metrics).
+    """
+    state = create_players_state(params, {p.name: p.tx for p in players})
+    return fit(
+        state,
+        make_players_step(players, run.optim.ema_decay),
         batches,
         key,
         num_steps=run.num_steps,

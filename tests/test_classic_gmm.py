@@ -269,3 +269,22 @@ def test_bad_local_maximum_values_of_jin_et_al():
         for border in ([g * R / 3, g * R, g * R], [0.0, 2 * g * R / 3, g * R],
                        [0.0, g * R, 2 * g * R / 3]):
             assert _population_log_lik(border, R, g) < bad
+
+
+def test_fixed_weights_and_covariances_leave_em_on_the_means_alone():
+    # Jin et al.'s model: uniform weights, unit variances; one EM step moves each mean to the
+    # responsibility-weighted mean of the data, responsibilities ∝ exp(-(x - mu_j)^2 / 2).
+    x = np.array([[-2.0], [-1.0], [0.5], [3.0], [4.0]])
+    mu0 = np.array([[-1.0], [0.0], [3.0]])
+    init = (np.ones(3) / 3, mu0, np.ones(3))
+    res = classic.gmm_em(jax.random.key(0), x, 3, covariance_type="spherical", init=init,
+                         num_iters=1, tol=0.0, fixed=("weights", "covariances"))
+    logits = -0.5 * (x - mu0.T) ** 2
+    r = np.exp(logits - logits.max(1, keepdims=True))
+    r /= r.sum(1, keepdims=True)
+    np.testing.assert_allclose(res.params.means[:, 0], (r * x).sum(0) / r.sum(0), rtol=1e-5)
+    np.testing.assert_allclose(res.params.weights, np.ones(3) / 3, rtol=1e-6)
+    np.testing.assert_allclose(res.params.covariances, np.ones(3), rtol=1e-6)
+    with pytest.raises(ValueError, match="Unknown fixed parameter 'means'"):
+        classic.gmm_em(jax.random.key(0), x, 3, init=init, covariance_type="spherical",
+                       fixed=("means",))

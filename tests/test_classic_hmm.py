@@ -153,3 +153,23 @@ def test_baum_welch_restarts_by_vmap_and_bad_input():
         classic.baum_welch(keys[0], x, 3, reg_covar=-1.0)
     with pytest.raises(ValueError, match="init.means must have shape"):
         classic.baum_welch(keys[0], x, 3, init=TRUE._replace(means=TRUE.means[:2]))
+
+
+def test_hmm_sample_has_the_model_statistics():
+    # Transition frequencies and per-state emission means of a long sample.
+    params = TRUE._replace(
+        weights=jnp.array([[0.5, 0.5], [1.0, 0.0], [0.2, 0.8]]),
+        means=jnp.stack([TRUE.means[:, 0], TRUE.means[:, 0] + 2.0], 1),
+        covariances=jnp.repeat(TRUE.covariances, 2, 1),
+    )
+    x, z = classic.hmm_sample(jax.random.key(0), params, 50, 400)
+    assert x.shape == (50, 400, 2) and z.shape == (50, 400)
+    z = np.asarray(z)
+    counts = np.zeros((3, 3))
+    np.add.at(counts, (z[:, :-1].ravel(), z[:, 1:].ravel()), 1)
+    np.testing.assert_allclose(counts / counts.sum(1, keepdims=True), TRUE.transition, atol=0.02)
+    expected = np.einsum("km,kmd->kd", np.asarray(params.weights), np.asarray(params.means))
+    for k in range(3):
+        np.testing.assert_allclose(np.asarray(x)[z == k].mean(0), expected[k], atol=0.1)
+    with pytest.raises(ValueError, match="length must be a positive integer"):
+        classic.hmm_sample(jax.random.key(0), params, 2, 0)

@@ -30,6 +30,7 @@ from gendiff.classic.kmeans import _weights, kmeans, kmeans_plusplus, squared_di
 
 INITS = ("kmeans++", "kmeans", "random")
 M_STEPS = ("closed_form", "gradient")
+FIXABLE = ("weights", "covariances")  # parameters an M-step may keep at their initial values
 
 
 class GMMResult(NamedTuple):
@@ -164,6 +165,7 @@ def gmm_em(
     m_step: str = "closed_form",
     learning_rate: float = 0.1,
     num_gradient_steps: int = 1,
+    fixed: tuple[str, ...] = (),
 ) -> GMMResult:
     """Fit a Gaussian mixture by expectation-maximisation.
 
@@ -195,6 +197,11 @@ def gmm_em(
         the mean log-likelihood itself (F3:59); reg_covar is not used by it.
       learning_rate: eta of the gradient M-step.
       num_gradient_steps: gradient steps per M-step.
+      fixed: parameters held at their initial values, a subset of ("weights",
+        "covariances"); the M-step updates the rest (with both fixed, EM on the means alone,
+        the model of Jin et al. 2016: known uniform weights and unit variances). The
+        closed-form M-step stays the exact maximiser, since the means' update does not depend
+        on the weights or covariances.
 
     Returns:
       A :class:`GMMResult`.
@@ -219,6 +226,9 @@ def gmm_em(
     n, d = x.shape
     _checks.check_option("covariance_type", covariance_type, COVARIANCE_TYPES)
     _checks.check_option("m_step", m_step, M_STEPS)
+    fixed = tuple(sorted(set(fixed)))
+    for name in fixed:
+        _checks.check_option("fixed parameter", name, FIXABLE)
     if isinstance(init, str):
         _checks.check_option("init", init, INITS)
     _checks.check_num_components("num_components", num_components, n)
@@ -236,17 +246,20 @@ def gmm_em(
         key, x, w, init_arrays, jnp.asarray(tol, x.dtype), jnp.asarray(reg_covar, x.dtype),
         jnp.asarray(learning_rate, x.dtype), init_name=init_name, k=num_components, covariance_type=covariance_type,
         num_iters=num_iters, m_step=m_step, num_gradient_steps=num_gradient_steps,
+        fixed=fixed,
     )
 
 
 @functools.partial(
     jax.jit,
-    static_argnames=("init_name", "k", "covariance_type", "num_iters", "m_step", "num_gradient_steps"),
+    static_argnames=("init_name", "k", "covariance_type", "num_iters", "m_step", "num_gradient_steps",
+                     "fixed"),
 )
 def _gmm_em(key, x, w, init_arrays, tol, reg_covar, learning_rate, *, init_name, k,
-            covariance_type, num_iters, m_step, num_gradient_steps):
+            covariance_type, num_iters, m_step, num_gradient_steps, fixed=()):
     init = init_name if init_arrays is None else init_arrays
     params = _initial_params(key, x, w, k, covariance_type, init, reg_covar)
+    initial = params
     total = jnp.sum(w)
 
     def cond(carry):
@@ -263,6 +276,12 @@ def _gmm_em(key, x, w, init_arrays, tol, reg_covar, learning_rate, *, init_name,
         else:
             params = _gradient_m_step(
                 x, resp, params, covariance_type, learning_rate, num_gradient_steps
+            )
+        if "weights" in fixed:
+            params = params._replace(weights=initial.weights)
+        if "covariances" in fixed:
+            params = params._replace(
+                covariances=initial.covariances, precisions_cholesky=initial.precisions_cholesky
             )
         converged = jnp.abs(bound - prev) < tol
         return i + 1, params, bound, bounds.at[i].set(bound), converged

@@ -81,7 +81,9 @@ class BaumWelchResult(NamedTuple):
 def _component_log_prob(x, params):
     """(n, K, M) log c_km + log N(x; mu_km, Sigma_km)."""
     K, M, d = params.means.shape
-    lp = gaussian_log_prob(x, params.means.reshape(K * M, d), params.covariances.reshape(K * M, d, d))
+    lp = gaussian_log_prob(
+        x, params.means.reshape(K * M, d), params.covariances.reshape(K * M, d, d)
+    )
     return jnp.log(params.weights)[None] + lp.reshape(-1, K, M)
 
 
@@ -118,6 +120,47 @@ def hmm_log_prob(x: jax.Array, params: HMMParams) -> jax.Array:
         jnp.log(params.initial), jnp.log(params.transition), hmm_emission_log_prob(x, params)
     )
     return post.log_likelihood
+
+
+def hmm_sample(
+    key: jax.Array, params: HMMParams, num_sequences: int, length: int
+) -> tuple[jax.Array, jax.Array]:
+    """Ancestral sampling: z_1 ~ pi, z_t ~ A[z_{t-1}], a mixture component c_t ~ c[z_t] and
+    x_t ~ N(mu[z_t, c_t], Sigma[z_t, c_t]), as one ``lax.scan`` over time.
+
+    Args:
+      key: PRNG key.
+      params: the HMM.
+      num_sequences: B >= 1.
+      length: T >= 1.
+
+    Returns:
+      ``(x, z)``: observations (B, T, d) and hidden states (B, T).
+
+    Example:
+      >>> x, z = hmm_sample(jax.random.key(0), params, 20, 100)
+    """
+    for name, value in (("num_sequences", num_sequences), ("length", length)):
+        if int(value) != value or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return _hmm_sample(key, params, int(num_sequences), int(length))
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _hmm_sample(key, params, num_sequences, length):
+    key_z0, key_z, key_c, key_eps = jax.random.split(key, 4)
+    z0 = jax.random.categorical(key_z0, jnp.log(params.initial), shape=(num_sequences,))
+
+    def step(z, k):
+        z = jax.random.categorical(k, jnp.log(params.transition)[z])
+        return z, z
+
+    _, rest = jax.lax.scan(step, z0, jax.random.split(key_z, length - 1))
+    z = jnp.concatenate([z0[None], rest]).T  # (B, T)
+    c = jax.random.categorical(key_c, jnp.log(params.weights)[z])  # (B, T)
+    chol = jnp.linalg.cholesky(params.covariances[z, c])  # (B, T, d, d)
+    eps = jax.random.normal(key_eps, z.shape + (params.means.shape[-1],), params.means.dtype)
+    return params.means[z, c] + jnp.einsum("btde,bte->btd", chol, eps), z
 
 
 def baum_welch(
@@ -182,8 +225,16 @@ def baum_welch(
         for name, a, shape in zip(HMMParams._fields, init, shapes):
             if a.shape != shape:
                 raise ValueError(f"init.{name} must have shape {shape}, got {a.shape}.")
-    return _baum_welch(key, x, init, jnp.asarray(tol, x.dtype), jnp.asarray(reg_covar, x.dtype),
-                       K=K, M=M, num_iters=num_iters)
+    return _baum_welch(
+        key,
+        x,
+        init,
+        jnp.asarray(tol, x.dtype),
+        jnp.asarray(reg_covar, x.dtype),
+        K=K,
+        M=M,
+        num_iters=num_iters,
+    )
 
 
 def _default_init(key, frames, K, M):

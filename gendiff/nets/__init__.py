@@ -6,6 +6,7 @@ PacGAN, spectral norm), and the domain-adversarial network of DANN."""
 from gendiff.nets.classifier import ImageClassifier
 from gendiff.nets.dann import ConvFeatures, DomainAdversarialNet, FeatureMLP
 from gendiff.nets.embeddings import LabelEmbedding, TimeEmbedding, sinusoidal_embedding
+from gendiff.nets.energy import EnergyMLP
 from gendiff.nets.gan import (
     DCGAN_LAYOUTS,
     DCGANCritic,
@@ -30,6 +31,7 @@ __all__ = [
     "DCGANCritic",
     "DCGANGenerator",
     "DomainAdversarialNet",
+    "EnergyMLP",
     "FeatureMLP",
     "ImageClassifier",
     "LabelEmbedding",

@@ -1,5 +1,5 @@
 """Training: the one entry point ``fit``, train state (one or several optimisers), train steps,
-EMA, the two players of a GAN, optimizer, sharding and multi-host set-up, checkpoints, the workdir lock, metrics logs."""
+EMA, the two players of a GAN, persistent chains (PCD, persistent Langevin), optimizer, sharding and multi-host set-up, checkpoints, the workdir lock, metrics logs."""
 
 from gendiff.train.checkpoint import Checkpointer, non_finite_paths
 from gendiff.train.ema import EmaState, EmaTransform, ema, ema_init
@@ -8,6 +8,7 @@ from gendiff.train.gan import gan_players
 from gendiff.train.lock import WorkdirInUse, WorkdirLock
 from gendiff.train.metrics_log import append_metrics, read_metrics
 from gendiff.train.optim import make_optimizer, make_schedule
+from gendiff.train.persistent import persistent_chain_players
 from gendiff.train.sharding import (
     batch_sharding,
     jit_train_step,
@@ -48,6 +49,7 @@ __all__ = [
     "make_train_step",
     "maybe_initialize_distributed",
     "non_finite_paths",
+    "persistent_chain_players",
     "read_metrics",
     "replicate",
     "replicated_sharding",
