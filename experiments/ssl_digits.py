@@ -113,6 +113,7 @@ def method_setup(config, encoder: nets.ViTEncoder, encoder_params, num_classes: 
 
     if method == "simclr":
         s = config.simclr
+        ssl.critic_scores(jnp.ones((1, 2)), jnp.ones((1, 2)), temperature=s.temperature)  # tau > 0
         head = nets.MLP(hidden=s.projection_hidden, depth=1, features=s.projection_dim)
         params = {"encoder": encoder_params, "head": head.init(key, jnp.zeros((2, width)))}
 
@@ -154,6 +155,9 @@ def method_setup(config, encoder: nets.ViTEncoder, encoder_params, num_classes: 
         predictor = _predictor(config, length, width)
         n_t = ssl.num_masked(length, j.target_ratio)
         n_c = int(round(j.context_ratio * length))
+        ssl.sample_jepa_positions(  # checks the two ratios now, not inside the first step
+            key, 1, grid, target_ratio=j.target_ratio, context_ratio=j.context_ratio
+        )
         params = {
             "encoder": encoder_params,
             "predictor": predictor.init(

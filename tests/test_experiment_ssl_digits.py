@@ -46,34 +46,32 @@ def test_jepa_target_is_an_ema_of_the_encoder_and_is_not_trained():
         moved["encoder"],
     )
     assert float(out["ema_count"]) == 1.0
-    batch = {"image": jnp.asarray(np.random.default_rng(0).normal(size=(4, 8, 8, 1)), jnp.float32)}
-    grads = jax.grad(lambda p: loss_fn(p, batch, jax.random.key(0))[0])(params)
-    assert all(float(jnp.max(jnp.abs(g))) == 0.0 for g in jax.tree.leaves(grads["target"]))
-
-
-def test_jepa_joint_trains_the_target_and_has_no_ema():
-    _, _, _, (params, loss_fn, labels, post_update) = _setup("jepa_joint")
+    # The notes' variant: the target is a third trained network, with no EMA.
+    _, _, _, (params, _, labels, post_update) = _setup("jepa_joint")
     assert post_update is None and "ema_count" not in params
     assert set(jax.tree.leaves(labels["target"])) == {"train"}
-    batch = {"image": jnp.asarray(np.random.default_rng(0).normal(size=(4, 8, 8, 1)), jnp.float32)}
-    grads = jax.grad(lambda p: loss_fn(p, batch, jax.random.key(0))[0])(params)
-    assert max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(grads["target"])) > 0.0
 
 
-@pytest.mark.parametrize("method", ["mae", "simclr"])
-def test_losses_are_finite_and_have_gradients(method):
-    _, _, _, (params, loss_fn, _, _) = _setup(method)
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["jepa", "jepa_joint", "mae", "simclr"])
+def test_losses_are_finite_and_reach_the_trained_networks(method):
+    _, _, _, (params, loss_fn, labels, _) = _setup(method)
     batch = {"image": jnp.asarray(np.random.default_rng(0).normal(size=(8, 8, 8, 1)), jnp.float32)}
-    (loss, _), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, batch, jax.random.key(0))
+    grad_fn = jax.jit(jax.value_and_grad(loss_fn, has_aux=True))
+    (loss, _), grads = grad_fn(params, batch, jax.random.key(0))
     assert np.isfinite(float(loss))
-    assert max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(grads["encoder"])) > 0.0
+    for name, g in grads.items():
+        largest = max(float(jnp.max(jnp.abs(x))) for x in jax.tree.leaves(g))
+        trained = set(jax.tree.leaves(labels[name])) == {"train"}
+        # jepa: sg on the target, so exactly zero there; every trained network gets a gradient.
+        assert (largest > 0.0) == trained, (name, largest)
 
 
 def test_tiny_jepa_run_is_probed_and_pixels_probe_well(tmp_path):
     m = experiment.train_and_evaluate(_tiny("jepa"), str(tmp_path / "jepa"))
     for key in ("probe_test_accuracy", "effective_rank", "std_mean", "train_model/loss"):
         assert np.isfinite(m[key]), key
-    # Measured: 0.63 after 6 steps (chance 0.1 on 359 test digits).
+    # Measured: 0.48 after 6 steps (chance 0.1 on 359 test digits; width 16, one block).
     assert m["probe_test_accuracy"] > 0.3 and m["feature_dim"] == 16
     assert os.path.getsize(tmp_path / "jepa" / "features_pca.png") > 5_000
     with open(tmp_path / "jepa" / "metrics.json") as f:
