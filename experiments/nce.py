@@ -257,6 +257,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     result = {}
     for i, case in enumerate(cases):
         result.update(run_case(config, workdir, case, jax.random.fold_in(key, i)))
+        if is_main_process():  # each case as soon as it is done
+            common.write_json(os.path.join(workdir, "metrics.json"), result)
     result["wall_s"] = time.time() - start
     if is_main_process():
         save_nce_plot(os.path.join(workdir, "nce.png"), result, config)

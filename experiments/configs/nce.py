@@ -14,11 +14,11 @@ from experiments.configs import distributed, lookup
 def cpu() -> ml_collections.ConfigDict:
     """A 2-D diagonal Gaussian and a 3-component 2-D mixture, each written without its
     normaliser, fitted by NCE for nu in {1, 5, 20, 100} and by maximum likelihood on the same
-    4000 data points, over 5 seeds (trained side by side, full batch)."""
+    2000 data points, over 3 seeds (trained side by side, full batch)."""
     c = ml_collections.ConfigDict()
     c.seed = 0
-    c.num_seeds = 5  # independent data sets per nu (one parameter set each, trained together)
-    c.num_data = 4000  # T_d; the noise sample has T_n = nu T_d points
+    c.num_seeds = 3  # independent data sets per nu (one parameter set each, trained together)
+    c.num_data = 2000  # T_d; the noise sample has T_n = nu T_d points
     c.nus = (1, 5, 20, 100)
     c.cases = ("gaussian", "mixture")
 
@@ -36,10 +36,10 @@ def cpu() -> ml_collections.ConfigDict:
     c.mixture.noise_scale = 2.5
     c.init_noise = 0.5  # the fit starts at the truth plus this much Gaussian perturbation
 
-    c.num_steps = 1500  # full-batch Adam steps per fit
+    c.num_steps = 800  # full-batch Adam steps per fit
     c.batch_size = c.get_ref("num_data")  # full batch: every step sees all data and noise
     c.checkpoint_every = c.get_ref("num_steps")
-    c.log_every = 500
+    c.log_every = 200
     c.progress = False
 
     c.optim = ml_collections.ConfigDict()
