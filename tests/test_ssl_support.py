@@ -74,9 +74,9 @@ def test_nce_model_normalisers_match_quadrature():
     }
     quad = _grid_log_integral(lambda x: ssl.mixture_log_phi(mix, x), -8.0, 8.0)
     np.testing.assert_allclose(float(ssl.mixture_log_normalizer(mix)), quad, atol=1e-4)
-    # Samples of phi / Z: the mean of many draws is the weighted mean of the means.
+    # Samples of phi / Z: the mean of many draws is the mean of phi / Z by quadrature.
     x = ssl.mixture_sample(jax.random.key(0), mix, 40_000)
-    w = jax.nn.softmax(mix["logits"])
+    w = jax.nn.softmax(mix["logits"] + 2 * mix["log_scales"])  # the weights of phi / Z in 2-D
     np.testing.assert_allclose(jnp.mean(x, axis=0), w @ mix["means"], atol=0.03)
     with pytest.raises(ValueError, match=r"x must have shape \(batch, 2\)"):
         ssl.mixture_log_phi(mix, jnp.zeros((3, 3)))

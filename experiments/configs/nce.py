@@ -31,7 +31,11 @@ def cpu() -> ml_collections.ConfigDict:
     c.mixture = ml_collections.ConfigDict()
     c.mixture.means = ((-2.0, 0.0), (2.0, 0.0), (0.0, 2.5))
     c.mixture.scales = (0.6, 0.8, 0.5)
-    c.mixture.weights = (0.3, 0.3, 0.4)
+    c.mixture.weights = (
+        0.3,
+        0.3,
+        0.4,
+    )  # softmax(a) of phi; phi / Z weighs component k by w_k s_k^2
     c.mixture.noise_mean = (0.0, 0.8)
     c.mixture.noise_scale = 2.5
     c.init_noise = 0.5  # the fit starts at the truth plus this much Gaussian perturbation

@@ -85,7 +85,10 @@ def mixture_log_normalizer(theta: dict) -> jax.Array:
 
 
 def mixture_sample(key: jax.Array, theta: dict, num: int) -> jax.Array:
-    """num draws of the normalised mixture phi / Z of eq. (2), shape (num, d).
+    """num draws of the normalised density phi / Z of eq. (2), shape (num, d).
+
+    phi has no 1 / (2 pi s_k^2)^{d/2} factors, so phi / Z is the Gaussian mixture with
+    component probabilities proportional to softmax(a)_k s_k^d (not softmax(a)_k).
 
     Example:
       >>> theta = {"means": jnp.zeros((2, 3)), "log_scales": jnp.zeros(2), "logits": jnp.zeros(2)}
@@ -93,6 +96,7 @@ def mixture_sample(key: jax.Array, theta: dict, num: int) -> jax.Array:
       (5, 3)
     """
     key_k, key_e = jax.random.split(key)
-    k = jax.random.categorical(key_k, theta["logits"], shape=(num,))
+    d = theta["means"].shape[-1]
+    k = jax.random.categorical(key_k, theta["logits"] + d * theta["log_scales"], shape=(num,))
     eps = jax.random.normal(key_e, (num, theta["means"].shape[-1]))
     return theta["means"][k] + jnp.exp(theta["log_scales"])[k, None] * eps
