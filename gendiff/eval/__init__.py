@@ -7,7 +7,8 @@
 - ``images``: PNG grids of images and scatter plots of points (matplotlib, imported lazily).
 - ``io``: the one atomic file writer, which writes on process 0 only.
 - ``probe``: the one linear-probe protocol for representation learners (:func:`linear_probe`),
-  L2-regularised logistic regression on frozen features, solved in JAX.
+  L2-regularised logistic regression on frozen features, solved in JAX, and
+  :func:`probe_encoder`, the same protocol run from a frozen encoder.
 
 The pure distances themselves live in :mod:`gendiff.metrics`. Names are loaded on first use,
 so ``from gendiff.eval import write_json`` does not import Flax, optax or orbax.
@@ -40,6 +41,8 @@ _EXPORTS = {
     "ProbeResult": "probe",
     "fit_logistic_regression": "probe",
     "linear_probe": "probe",
+    "encode_features": "probe",
+    "probe_encoder": "probe",
     "SampleScorer": "quality",
 }
 
@@ -54,6 +57,8 @@ __all__ = [
     "fit_logistic_regression",
     "grid_image_size",
     "linear_probe",
+    "encode_features",
+    "probe_encoder",
     "load_or_train",
     "save_figure",
     "save_image_grid",
@@ -89,7 +94,9 @@ if TYPE_CHECKING:
     from gendiff.eval.probe import (
         LogisticRegression,
         ProbeResult,
+        encode_features,
         fit_logistic_regression,
         linear_probe,
+        probe_encoder,
     )
     from gendiff.eval.quality import NUM_SAMPLES, SampleScorer

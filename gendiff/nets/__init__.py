@@ -1,7 +1,8 @@
 """Flax linen networks: time/label embeddings, residual MLP, DDPM U-Net, image classifiers
 (clean and noisy inputs), transformer layers, the sequence models Mamba and S4D, a sequence
-classifier over them, and GAN generators and critics (MLP, DCGAN, conditional, projection,
-PacGAN, spectral norm), and the domain-adversarial network of DANN."""
+classifier over them, a ViT encoder and masked-token predictor, MI critics, GAN generators and
+critics (MLP, DCGAN, conditional, projection, PacGAN, spectral norm), the domain-adversarial
+network of DANN and an energy MLP."""
 
 from gendiff.nets.classifier import ImageClassifier
 from gendiff.nets.dann import ConvFeatures, DomainAdversarialNet, FeatureMLP
@@ -17,6 +18,7 @@ from gendiff.nets.gan import (
     dcgan_layout,
 )
 from gendiff.nets.mamba import MambaBlock, MambaLM
+from gendiff.nets.mi_critic import MLP, SeparableCritic
 from gendiff.nets.mlp import MLPDenoiser
 from gendiff.nets.noisy_classifier import NoisyImageClassifier
 from gendiff.nets.s4 import S4DConv, S4DLayer, S4DPLRConv, S4Model
@@ -24,6 +26,7 @@ from gendiff.nets.sequence_classifier import SequenceClassifier
 from gendiff.nets.spectral import SPECTRAL_COLLECTION, spectral_layer, spectral_refresh
 from gendiff.nets.transformer import MultiHeadAttention, TransformerBlock, positional_encoding
 from gendiff.nets.unet import UNET_PRESETS, UNet, unet_config
+from gendiff.nets.vit import TokenPredictor, ViTEncoder, mean_pool
 
 __all__ = [
     "ConvFeatures",
@@ -35,6 +38,7 @@ __all__ = [
     "FeatureMLP",
     "ImageClassifier",
     "LabelEmbedding",
+    "MLP",
     "MLPCritic",
     "MLPDenoiser",
     "MLPGenerator",
@@ -49,11 +53,15 @@ __all__ = [
     "S4Model",
     "SequenceClassifier",
     "SPECTRAL_COLLECTION",
+    "SeparableCritic",
     "TimeEmbedding",
+    "TokenPredictor",
     "TransformerBlock",
     "UNET_PRESETS",
     "UNet",
+    "ViTEncoder",
     "dcgan_layout",
+    "mean_pool",
     "positional_encoding",
     "sinusoidal_embedding",
     "spectral_layer",

@@ -3,6 +3,8 @@ masked reconstruction, JEPA, collapse diagnostics and image augmentations.
 
 - :mod:`~gendiff.ssl.nce`: noise-contrastive estimation with a learned log-normaliser and any
   noise/data ratio nu (F0:3312-3401).
+- :mod:`~gendiff.ssl.nce_models`: a diagonal Gaussian and a Gaussian mixture written without
+  their normalisers, with the closed-form log Z (the truth NCE is checked against).
 - :mod:`~gendiff.ssl.contrastive`: InfoNCE with a temperature and a cosine or dot critic,
   SimCLR's NT-Xent (F0:3405-3441).
 - :mod:`~gendiff.ssl.mi_bounds`: InfoNCE, NWJ, DV, JS-critic bounds on critic matrices and
@@ -73,6 +75,13 @@ from gendiff.ssl.mi_bounds import (
     nwj_bound,
 )
 from gendiff.ssl.nce import nce_loss, nce_loss_from_log_ratios, with_log_normalizer
+from gendiff.ssl.nce_models import (
+    gaussian_log_normalizer,
+    gaussian_log_phi,
+    mixture_log_normalizer,
+    mixture_log_phi,
+    mixture_sample,
+)
 
 __all__ = [
     "Mine",
@@ -91,6 +100,8 @@ __all__ = [
     "effective_rank",
     "embedding_std",
     "gather_positions",
+    "gaussian_log_normalizer",
+    "gaussian_log_phi",
     "gaussian_noise",
     "info_nce_loss",
     "infonce_bound",
@@ -100,6 +111,9 @@ __all__ = [
     "linear_momentum",
     "masked_reconstruction_loss",
     "mine",
+    "mixture_log_normalizer",
+    "mixture_log_phi",
+    "mixture_sample",
     "nce_loss",
     "nce_loss_from_log_ratios",
     "num_masked",

@@ -1,6 +1,7 @@
 """Training: the one entry point ``fit``, train state (one or several optimisers), train steps,
 EMA, the two players of a GAN, persistent chains (PCD, persistent Langevin), optimizer, sharding and multi-host set-up, checkpoints, the workdir lock, metrics logs."""
 
+from gendiff.train.assign import assign_by_gradient, assignment_tx
 from gendiff.train.checkpoint import Checkpointer, non_finite_paths
 from gendiff.train.ema import EmaState, EmaTransform, ema, ema_init
 from gendiff.train.fit import fit, initialize_distributed, is_main_process
@@ -31,6 +32,8 @@ __all__ = [
     "WorkdirInUse",
     "WorkdirLock",
     "append_metrics",
+    "assign_by_gradient",
+    "assignment_tx",
     "batch_sharding",
     "create_players_state",
     "create_train_state",

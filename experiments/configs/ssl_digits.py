@@ -1,0 +1,106 @@
+"""Presets for experiments/ssl_digits.py (SimCLR, MAE, JEPA on a ViT; one linear probe).
+
+python -m experiments.ssl_digits --config.method=simclr            # 8x8 digits
+python -m experiments.ssl_digits --preset mnist --config.method=jepa
+for m in pixels random simclr mae jepa jepa_joint supervised; do
+  python -m experiments.ssl_digits --config.method=$m --workdir runs/ssl_digits/$m; done
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from experiments.configs import distributed, lookup
+
+
+def cpu() -> ml_collections.ConfigDict:
+    """A 2-block ViT (16 tokens of 2x2 pixels, width 64) on sklearn's 8x8 digits, 800 steps
+    at batch 128 (71 epochs)."""
+    c = ml_collections.ConfigDict()
+    c.seed = 0
+    c.dataset = "digits"
+    c.data_dir = ""
+    # 'pixels' and 'random' are the baselines (no training), 'supervised' the upper bound;
+    # 'jepa_joint' is the lecture notes' JEPA (all networks trained jointly, no EMA).
+    c.method = "simclr"
+    c.num_steps = 800
+    c.batch_size = 128
+    c.checkpoint_every = c.get_ref("num_steps")
+    c.log_every = 100
+    c.progress = False
+
+    c.encoder = ml_collections.ConfigDict()
+    c.encoder.patch_size = 2
+    c.encoder.width = 64  # the embedding size E: features are the mean of the tokens
+    c.encoder.depth = 2
+    c.encoder.num_heads = 4
+
+    c.predictor = ml_collections.ConfigDict()  # MAE's decoder and JEPA's predictor
+    c.predictor.width = 64
+    c.predictor.depth = 2
+    c.predictor.num_heads = 4
+
+    c.augment = ml_collections.ConfigDict()  # SimCLR's views and the supervised baseline
+    c.augment.crop_min_scale = 0.6
+    c.augment.max_shift = 1
+    c.augment.max_degrees = 15.0
+    c.augment.cutout_size = 0
+    c.augment.noise_std = 0.1
+
+    c.simclr = ml_collections.ConfigDict()
+    c.simclr.temperature = 0.2
+    c.simclr.projection_dim = 64
+    c.simclr.projection_hidden = 128
+
+    c.mae = ml_collections.ConfigDict()
+    c.mae.mask_ratio = 0.5
+    c.mae.mask_kind = "random"
+
+    c.jepa = ml_collections.ConfigDict()
+    c.jepa.target_ratio = 0.25
+    c.jepa.context_ratio = 0.5
+    c.jepa.momentum_start = 0.996  # I-JEPA's EMA momentum, ramped linearly to momentum_end
+    c.jepa.momentum_end = 1.0
+    c.jepa.normalize_targets = True
+
+    c.probe = ml_collections.ConfigDict()
+    c.probe.l2_grid = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+    c.probe.val_fraction = 0.2
+    c.probe.max_iter = 1000
+
+    c.optim = ml_collections.ConfigDict()
+    c.optim.optimizer = "adamw"
+    c.optim.learning_rate = 1e-3
+    c.optim.warmup_steps = 100
+    c.optim.schedule = "cosine"
+    c.optim.num_steps = c.get_ref("num_steps")
+    c.optim.grad_clip_norm = 1.0
+    c.optim.weight_decay = 0.05
+    c.optim.b1 = 0.9
+    c.optim.b2 = 0.999
+    c.optim.eps = 1e-8
+    c.optim.ema_decay = 0.0  # the probe uses the last iterate
+
+    c.distributed = distributed()
+    return c
+
+
+def mnist() -> ml_collections.ConfigDict:
+    """The local MNIST split (the t10k IDX files: 8,000 train / 2,000 test by a fixed
+    permutation), the same 2-block ViT on 16 tokens of 7x7 pixels, 1000 steps (16 epochs)."""
+    c = cpu()
+    c.dataset = "mnist_idx_t10k"
+    c.data_dir = "/work/shared/data/mnist"
+    c.num_steps = 1000
+    c.encoder.patch_size = 7
+    c.augment.max_shift = 2
+    c.augment.crop_min_scale = 0.7
+    return c
+
+
+PRESETS = {"cpu": cpu, "mnist": mnist}
+
+
+def get_config(preset: str = "cpu") -> ml_collections.ConfigDict:
+    """The config of a named preset; raises ValueError listing the presets otherwise."""
+    return lookup(PRESETS, preset)
