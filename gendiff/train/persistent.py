@@ -2,10 +2,11 @@
 for energy-based models), as two :class:`Player` s of the one training step.
 
 The chains live in the parameter pytree, next to the model: ``{"chains": (R, ...), "model":
-params}``. The chains player moves them first: its loss 0.5 ||c - stop_gradient(T(c))||^2,
-minimised by one step of plain SGD with learning rate 1, replaces the chains c by their
-successors c' = T(c) under the current model (c - 1 * (c - c') = c'; exact for binary states,
-to rounding otherwise). The model player then takes one step of its own optimiser on a loss
+params}``. The chains player moves them first: it replaces the chains c by their
+successors c' = T(c) under the current model: its loss is
+:func:`gendiff.train.assign.assign_by_gradient` (value 0, gradient c - c'), which one step of
+plain SGD with learning rate 1 turns into c <- c' (exact for binary states, to rounding
+otherwise). The model player then takes one step of its own optimiser on a loss
 that uses the new chains as its negative samples. :func:`gendiff.train.make_players_step`
 runs both in one compiled step, so :func:`gendiff.train.fit` trains, checkpoints and resumes
 the chains with the model.
@@ -19,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gendiff.train.assign import assign_by_gradient
 from gendiff.train.step import Player
 
 PyTree = Any
@@ -47,8 +49,8 @@ def persistent_chain_players(
     Returns:
       ``(chains_player, model_player)``, in update order. Build the state with
       ``create_players_state({names[0]: initial_chains, names[1]: params},
-      {p.name: p.tx for p in players})``. The chains player's loss is half the squared
-      distance the chains moved (a mixing diagnostic).
+      {p.name: p.tx for p in players})``. The chains player logs ``move``, half the squared
+      distance the chains moved in the step (a mixing diagnostic).
 
     Example:
       >>> from gendiff.classic import pcd_loss, pcd_transition
@@ -71,7 +73,7 @@ def persistent_chain_players(
             raise ValueError(
                 f"transition must keep the chains' shape {chains.shape}, got {new.shape}."
             )
-        return 0.5 * jnp.sum(jnp.square(chains - new)), {}
+        return assign_by_gradient(chains, new), {"move": 0.5 * jnp.sum(jnp.square(chains - new))}
 
     def model_loss(params, batch, key):
         chains = jax.lax.stop_gradient(params[chains_name])
