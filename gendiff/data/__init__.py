@@ -23,6 +23,11 @@ from gendiff.data import tasks, toy2d
 from gendiff.data.batching import EpochBatcher, get_batch
 from gendiff.data.dataset import ArrayDataset, validate_images
 from gendiff.data.digits import load_digits
+from gendiff.data.gaussian_mixture import (
+    PACGAN_MIXTURES,
+    pacgan_mixture,
+    sample_gaussian_mixture,
+)
 from gendiff.data.mnist_idx import load_mnist_idx, load_mnist_t10k_split
 from gendiff.data.sources import (
     ArrayBatches,
@@ -43,8 +48,11 @@ __all__ = [
     "GrainBatches",
     "IndexedBatches",
     "NAMES",
+    "PACGAN_MIXTURES",
     "get_batch",
     "load",
+    "pacgan_mixture",
+    "sample_gaussian_mixture",
     "tasks",
     "toy2d",
     "validate_images",
