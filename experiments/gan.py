@@ -13,8 +13,9 @@ samples and scores them with :func:`gendiff.metrics.mode_coverage`: modes captur
 high-quality samples (within 3 stds of their mode), reverse KL between the mode histograms.
 Each run lives in ``workdir/<variant>_pac<m>/seed<s>`` (its checkpoints, metrics.json); each
 configuration gets samples.png (its first seed's samples over the modes). The table of mean
-and std over seeds goes to results.md and results.json, and metrics.json holds it flattened.
-Running again resumes unfinished runs and re-evaluates finished ones.
+and std over seeds goes to results.md and results.json (rows of earlier invocations in the same
+workdir are kept, so a sweep can be run in parts), and metrics.json holds this invocation's
+rows flattened. Running again resumes unfinished runs and re-evaluates finished ones.
 
 Digits: a DCGAN (conv generator and critic) on the 8x8 digits, scored by FD-digits with its
 floor and noise values (``common.finish_run``); ``conditional`` adds label-conditioning
@@ -24,6 +25,7 @@ samples' intended labels and the FD-digits of every class against its test digit
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -235,12 +237,22 @@ def mixture_batches(name: str, batch_size: int, seed: int) -> data.GeneratedBatc
     return data.GeneratedBatches(draw_batch, batch_size)
 
 
+def _read_json(path: str) -> dict:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
 def _summary(runs: list[dict]) -> dict:
+    """Mean and std over seeds (a reverse KL of +inf, no high-quality sample, stays inf)."""
     out = {"num_seeds": len(runs)}
     for name in RUN_FIGURES + ("wall_s",):
         values = np.array([r[name] for r in runs], np.float64)
-        out[f"{name}_mean"] = float(values.mean())
-        out[f"{name}_std"] = float(values.std())
+        finite = np.all(np.isfinite(values))
+        out[f"{name}_mean"] = float(values.mean()) if finite else float("inf")
+        out[f"{name}_std"] = float(values.std()) if finite else float("nan")
     return out
 
 
@@ -279,6 +291,7 @@ def mixture_sweep(config: ml_collections.ConfigDict, workdir: str) -> dict:
             for seed in config.sweep.seeds:
                 start = time.time()
                 run_dir = os.path.join(workdir, name, f"seed{seed}")
+                previous = _read_json(os.path.join(run_dir, "metrics.json"))
                 generator, state, last = train_gan(
                     config,
                     run_dir,
@@ -304,6 +317,8 @@ def mixture_sweep(config: ml_collections.ConfigDict, workdir: str) -> dict:
                     generator_loss=last.get("generator/loss"),
                     wall_s=time.time() - start,
                 )
+                if previous.get("num_steps") == run["num_steps"]:  # only re-evaluated
+                    run["wall_s"] = previous["wall_s"]
                 runs.append(run)
                 common.write_json(os.path.join(run_dir, "metrics.json"), run)
                 if seed == config.sweep.seeds[0]:
@@ -316,6 +331,8 @@ def mixture_sweep(config: ml_collections.ConfigDict, workdir: str) -> dict:
                     )
             rows[name] = {**_summary(runs), "settings": settings, "runs": runs}
             flat.update({f"{name}/{k}": v for k, v in _summary(runs).items()})
+    # Rows of earlier invocations in this workdir (other variants, packings or seeds) stay.
+    rows = {**_read_json(os.path.join(workdir, "results.json")), **rows}
     table = results_table(config.dataset, rows, len(means))
     if is_main_process():
         evaluation.write_atomically(
