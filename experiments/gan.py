@@ -103,6 +103,11 @@ def _check(config: ml_collections.ConfigDict) -> None:
         )
     if config.conditional and config.dataset != "digits":
         raise ValueError("config.conditional needs labelled images (config.dataset='digits').")
+    if config.conditional and config.gan.packing != 1:
+        raise ValueError(
+            "PacGAN packing (config.gan.packing > 1) needs an unconditional critic; the "
+            f"conditional GAN takes packing 1, got {config.gan.packing}."
+        )
     if not config.sweep.seeds:
         raise ValueError("config.sweep.seeds must list at least one seed.")
     for packing in config.sweep.packings or (None,):

