@@ -262,7 +262,8 @@ def _summary(runs: list[dict]) -> dict:
 
 
 def results_table(name: str, rows: dict[str, dict], num_modes: int) -> str:
-    """A markdown table of the mean +- std over seeds of every configuration."""
+    """A markdown table of the mean +- std over seeds of every configuration (a run whose
+    training diverged counts as 0 modes, 0% high quality and infinite reverse KL)."""
     lines = [
         f"PacGAN protocol, {name} ({num_modes} modes), mean +- std over seeds.",
         "",
@@ -297,19 +298,29 @@ def mixture_sweep(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 start = time.time()
                 run_dir = os.path.join(workdir, name, f"seed{seed}")
                 previous = _read_json(os.path.join(run_dir, "metrics.json"))
-                generator, state, last = train_gan(
-                    config,
-                    run_dir,
-                    settings,
-                    seed,
-                    mixture_batches(config.dataset, config.batch_size, seed),
-                    (2,),
-                    None,
-                    "x",
-                )
-                samples = draw(config, generator, state, jax.random.key(20_000 + seed))
-                if not np.all(np.isfinite(samples)):
-                    raise FloatingPointError(f"{name}, seed {seed}: non-finite samples.")
+                try:
+                    generator, state, last = train_gan(
+                        config,
+                        run_dir,
+                        settings,
+                        seed,
+                        mixture_batches(config.dataset, config.batch_size, seed),
+                        (2,),
+                        None,
+                        "x",
+                    )
+                    samples = draw(config, generator, state, jax.random.key(20_000 + seed))
+                    if not np.all(np.isfinite(samples)):
+                        raise FloatingPointError(f"{name}, seed {seed}: non-finite samples.")
+                except FloatingPointError as error:
+                    # A diverged GAN captures nothing; the sweep goes on and the table says so.
+                    run = dict(
+                        modes_captured=0.0, high_quality=0.0, reverse_kl=float("inf"),
+                        diverged=str(error), seed=int(seed), wall_s=time.time() - start,
+                    )  # fmt: skip
+                    runs.append(run)
+                    common.write_json(os.path.join(run_dir, "metrics.json"), run)
+                    continue
                 figures = metrics.mode_coverage(
                     samples, means, stds, weights, num_std=config.eval.num_std
                 )
