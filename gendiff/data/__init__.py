@@ -24,6 +24,11 @@ from gendiff.data import domains, tasks, toy2d
 from gendiff.data.batching import EpochBatcher, get_batch
 from gendiff.data.dataset import ArrayDataset, validate_images
 from gendiff.data.digits import load_digits
+from gendiff.data.gaussian_mixture import (
+    PACGAN_MIXTURES,
+    pacgan_mixture,
+    sample_gaussian_mixture,
+)
 from gendiff.data.mnist_idx import load_mnist_idx, load_mnist_t10k_split
 from gendiff.data.sources import (
     ArrayBatches,
@@ -44,9 +49,12 @@ __all__ = [
     "GrainBatches",
     "IndexedBatches",
     "NAMES",
+    "PACGAN_MIXTURES",
     "domains",
     "get_batch",
     "load",
+    "pacgan_mixture",
+    "sample_gaussian_mixture",
     "tasks",
     "toy2d",
     "validate_images",

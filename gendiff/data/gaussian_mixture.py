@@ -83,3 +83,52 @@ def _check_params(means: jax.Array, stds: jax.Array, weights: jax.Array) -> None
             "expected means (K, d), stds (K,) and weights (K,); got "
             f"means {means.shape}, stds {stds.shape}, weights {weights.shape}"
         )
+
+
+# The 2-D mixtures of the PacGAN protocol (Lin et al. 2018, section 5.1, after VEEGAN,
+# Srivastava et al. 2017), on their own scale: not standardised like gendiff.data.toy2d,
+# because the protocol's "high quality" radius is 3 stds in these units.
+PACGAN_RING_RADIUS, PACGAN_RING_STD = 1.0, 0.01
+PACGAN_GRID_POINTS, PACGAN_GRID_STD = (-4.0, -2.0, 0.0, 2.0, 4.0), 0.05
+PACGAN_MIXTURES = ("ring", "grid")
+
+
+def pacgan_mixture(name: str) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The (means, stds, weights) of a 2-D mixture of the PacGAN protocol.
+
+    'ring': 8 equally weighted Gaussians with means at angles 2 pi k / 8 on the circle of
+    radius 1, std 0.01. 'grid': 25 equally weighted Gaussians with means at
+    {-4, -2, 0, 2, 4}^2 (row-major: mode 5 i + j at (x_i, x_j)), std 0.05.
+
+    Args:
+      name: 'ring' or 'grid'.
+
+    Returns:
+      means (K, 2), stds (K,), weights (K,), float32; draw with
+      :func:`sample_gaussian_mixture`, score with :func:`gendiff.metrics.mode_coverage`.
+
+    References:
+      Lin, Khetan, Fanti & Oh, "PacGAN", NeurIPS 2018, Table 1; Srivastava et al.,
+      "VEEGAN", NeurIPS 2017.
+
+    Example:
+      >>> means, stds, weights = pacgan_mixture("grid")
+      >>> means.shape, float(stds[0]), means[6].tolist()
+      ((25, 2), 0.05000000074505806, [-2.0, -2.0])
+    """
+    if name == "ring":
+        angles = 2 * jnp.pi * jnp.arange(8) / 8
+        means = PACGAN_RING_RADIUS * jnp.stack([jnp.cos(angles), jnp.sin(angles)], axis=1)
+        std = PACGAN_RING_STD
+    elif name == "grid":
+        points = jnp.asarray(PACGAN_GRID_POINTS)
+        means = jnp.stack(jnp.meshgrid(points, points, indexing="ij"), axis=-1).reshape(-1, 2)
+        std = PACGAN_GRID_STD
+    else:
+        raise ValueError(f"unknown PacGAN mixture {name!r}; expected one of {PACGAN_MIXTURES}.")
+    k = means.shape[0]
+    return (
+        means.astype(jnp.float32),
+        jnp.full((k,), std, jnp.float32),
+        jnp.full((k,), 1.0 / k, jnp.float32),
+    )

@@ -1,4 +1,5 @@
-"""Distances between samples as pure functions of arrays: Fréchet distance, SWD, MMD.
+"""Distances between samples as pure functions of arrays: Fréchet distance, SWD, MMD, and the
+mode coverage of samples from a mixture with known modes (PacGAN's protocol).
 
 Nothing here trains, draws or writes files, and importing it pulls in no Flax, optax,
 orbax or matplotlib. Feature extractors, the sample-quality scorer and the PNG writers are
@@ -17,12 +18,15 @@ from gendiff.metrics.frechet import (
     gaussian_statistics,
 )
 from gendiff.metrics.mmd import mmd_rbf
+from gendiff.metrics.modes import assign_modes, mode_coverage
 from gendiff.metrics.swd import sliced_wasserstein
 
 __all__ = [
+    "assign_modes",
     "frechet_distance",
     "frechet_distance_from_features",
     "gaussian_statistics",
     "mmd_rbf",
+    "mode_coverage",
     "sliced_wasserstein",
 ]
