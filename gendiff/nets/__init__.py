@@ -1,9 +1,11 @@
 """Flax linen networks: time/label embeddings, residual MLP, DDPM U-Net, image classifiers
 (clean and noisy inputs), transformer layers, the sequence models Mamba and S4D, a sequence
 classifier over them, and GAN generators and critics (MLP, DCGAN, conditional, projection,
-PacGAN, spectral norm)."""
+PacGAN, spectral norm), VAE encoders and decoders (MLP, conv, ladder), the VQ-VAE's and a
+causal transformer prior over its codes."""
 
 from gendiff.nets.classifier import ImageClassifier
+from gendiff.nets.code_prior import CodePrior, sample_codes
 from gendiff.nets.embeddings import LabelEmbedding, TimeEmbedding, sinusoidal_embedding
 from gendiff.nets.gan import (
     DCGAN_LAYOUTS,
@@ -14,6 +16,7 @@ from gendiff.nets.gan import (
     PacCritic,
     dcgan_layout,
 )
+from gendiff.nets.hvae import LadderVAE
 from gendiff.nets.mamba import MambaBlock, MambaLM
 from gendiff.nets.mlp import MLPDenoiser
 from gendiff.nets.noisy_classifier import NoisyImageClassifier
@@ -22,8 +25,20 @@ from gendiff.nets.sequence_classifier import SequenceClassifier
 from gendiff.nets.spectral import SPECTRAL_COLLECTION, spectral_layer, spectral_refresh
 from gendiff.nets.transformer import MultiHeadAttention, TransformerBlock, positional_encoding
 from gendiff.nets.unet import UNET_PRESETS, UNet, unet_config
+from gendiff.nets.vae import VAE, ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+from gendiff.nets.vqvae import VQDecoder, VQEncoder
 
 __all__ = [
+    "CodePrior",
+    "sample_codes",
+    "LadderVAE",
+    "VAE",
+    "ConvDecoder",
+    "ConvEncoder",
+    "MLPDecoder",
+    "MLPEncoder",
+    "VQDecoder",
+    "VQEncoder",
     "DCGAN_LAYOUTS",
     "DCGANCritic",
     "DCGANGenerator",

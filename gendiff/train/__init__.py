@@ -1,6 +1,7 @@
 """Training: the one entry point ``fit``, train state (one or several optimisers), train steps,
 EMA, the two players of a GAN, optimizer, sharding and multi-host set-up, checkpoints, the workdir lock, metrics logs."""
 
+from gendiff.train.assign import assignment_loss, assignment_player
 from gendiff.train.checkpoint import Checkpointer, non_finite_paths
 from gendiff.train.ema import EmaState, EmaTransform, ema, ema_init
 from gendiff.train.fit import fit, initialize_distributed, is_main_process
@@ -22,6 +23,8 @@ from gendiff.train.state import TrainState, create_train_state
 from gendiff.train.step import Player, create_players_state, make_players_step, make_train_step
 
 __all__ = [
+    "assignment_loss",
+    "assignment_player",
     "Checkpointer",
     "EmaState",
     "EmaTransform",
