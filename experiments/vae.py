@@ -314,6 +314,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         figures["eval_s"] = time.time() - arm_start - train_s
         result.update({f"{name}_{k}": v for k, v in figures.items()})
         latents[name] = (value, figures, mus, zs)
+        # The figures so far, in case a long run is stopped before its last arm.
+        common.write_json(os.path.join(workdir, "metrics_partial.json"), result)
 
     if is_main_process() and len(arms) > 1 and all(kind == "beta" for _, kind, _ in arms):
         _plot_rate_distortion(os.path.join(workdir, "rate_distortion.png"), latents, config)

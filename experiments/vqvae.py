@@ -223,7 +223,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         os.path.join(workdir, "reconstructions.png"),
         pairs,
         nrow=10,
-        title="test images (odd rows) and their VQ-VAE reconstructions (even rows)",
+        title="test (odd rows), reconstructed (even)",
     )
     if is_main_process():
         _plot_codebook(os.path.join(workdir, "codebook.png"), histories, config)
