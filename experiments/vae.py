@@ -176,7 +176,7 @@ class _LadderModel:
             head,
             config.model.activation,
         )
-        self.shape, self.lik = shape, likelihood
+        self.shape, self.lik, self.free_bits = shape, likelihood, config.free_bits
 
     def init(self, key):
         x = jnp.zeros((1, *self.shape))
@@ -188,12 +188,13 @@ class _LadderModel:
     def loss(self, kind, value, params, x, key):
         if value is None or value == 1:
             t = self.net.apply(params, x, key, likelihood=self.lik)
-            elbo = jnp.mean(t.elbo)
-            return -elbo, {
-                "elbo": elbo,
-                "kl": jnp.mean(t.kl),
-                "distortion": -jnp.mean(t.reconstruction),
-            }
+            elbo, distortion = jnp.mean(t.elbo), -jnp.mean(t.reconstruction)
+            kl_top, kl_bottom = jnp.mean(t.kl_top), jnp.mean(t.kl_bottom)
+            if self.free_bits:  # free bits per layer: lambda nats per latent dimension
+                kl_top = jnp.maximum(kl_top, self.free_bits * self.net.latent2)
+                kl_bottom = jnp.maximum(kl_bottom, self.free_bits * self.net.latent1)
+            metrics = {"elbo": elbo, "kl": jnp.mean(t.kl), "distortion": distortion}
+            return distortion + kl_top + kl_bottom, metrics
         bound = vae.importance_weighted_bound(key, self._log_weight_fn(params, x), value)
         return -jnp.mean(bound), {f"iwae_bound_k{value}": jnp.mean(bound)}
 
