@@ -2,9 +2,11 @@
 (clean and noisy inputs), transformer layers, the sequence models Mamba and S4D, a sequence
 classifier over them, a ViT encoder and masked-token predictor, MI critics, GAN generators and
 critics (MLP, DCGAN, conditional, projection, PacGAN, spectral norm), the domain-adversarial
-network of DANN and an energy MLP."""
+network of DANN, an energy MLP, VAE encoders and decoders (MLP, conv, ladder), the VQ-VAE's and
+a causal transformer prior over its codes."""
 
 from gendiff.nets.classifier import ImageClassifier
+from gendiff.nets.code_prior import CodePrior, sample_codes
 from gendiff.nets.dann import ConvFeatures, DomainAdversarialNet, FeatureMLP
 from gendiff.nets.embeddings import LabelEmbedding, TimeEmbedding, sinusoidal_embedding
 from gendiff.nets.energy import EnergyMLP
@@ -17,6 +19,7 @@ from gendiff.nets.gan import (
     PacCritic,
     dcgan_layout,
 )
+from gendiff.nets.hvae import LadderVAE
 from gendiff.nets.mamba import MambaBlock, MambaLM
 from gendiff.nets.mi_critic import MLP, SeparableCritic
 from gendiff.nets.mlp import MLPDenoiser
@@ -26,9 +29,21 @@ from gendiff.nets.sequence_classifier import SequenceClassifier
 from gendiff.nets.spectral import SPECTRAL_COLLECTION, spectral_layer, spectral_refresh
 from gendiff.nets.transformer import MultiHeadAttention, TransformerBlock, positional_encoding
 from gendiff.nets.unet import UNET_PRESETS, UNet, unet_config
+from gendiff.nets.vae import VAE, ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 from gendiff.nets.vit import TokenPredictor, ViTEncoder, mean_pool
+from gendiff.nets.vqvae import VQDecoder, VQEncoder
 
 __all__ = [
+    "CodePrior",
+    "sample_codes",
+    "LadderVAE",
+    "VAE",
+    "ConvDecoder",
+    "ConvEncoder",
+    "MLPDecoder",
+    "MLPEncoder",
+    "VQDecoder",
+    "VQEncoder",
     "ConvFeatures",
     "DCGAN_LAYOUTS",
     "DCGANCritic",

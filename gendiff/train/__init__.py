@@ -1,7 +1,7 @@
 """Training: the one entry point ``fit``, train state (one or several optimisers), train steps,
 EMA, the two players of a GAN, persistent chains (PCD, persistent Langevin), optimizer, sharding and multi-host set-up, checkpoints, the workdir lock, metrics logs."""
 
-from gendiff.train.assign import assign_by_gradient, assignment_tx
+from gendiff.train.assign import assign_by_gradient, assignment_player, assignment_tx
 from gendiff.train.checkpoint import Checkpointer, non_finite_paths
 from gendiff.train.ema import EmaState, EmaTransform, ema, ema_init
 from gendiff.train.fit import fit, initialize_distributed, is_main_process
@@ -24,6 +24,7 @@ from gendiff.train.state import TrainState, create_train_state
 from gendiff.train.step import Player, create_players_state, make_players_step, make_train_step
 
 __all__ = [
+    "assignment_player",
     "Checkpointer",
     "EmaState",
     "EmaTransform",

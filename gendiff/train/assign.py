@@ -1,7 +1,8 @@
-"""State that a loss sets, carried through :func:`gendiff.train.fit` as parameters.
+"""State set by a rule instead of a gradient, carried through :func:`gendiff.train.fit` as
+parameters: the one way the training spine holds such state.
 
-Some estimators keep a running quantity that is not learned by gradient descent but computed
-from each batch: MINE's moving average of E_Q[e^f], for example. Inside ``fit`` the only state
+Some state is computed, not learned: MINE's moving average of E_Q[e^f], VQ-VAE's EMA codebook,
+the persistent chains of PCD and of Langevin-trained energy models. Inside ``fit`` the only state
 that survives a step is the parameters and the optimiser state, so such a quantity is kept as
 a parameter leaf s and set by the optimiser. The loss adds
 
@@ -10,7 +11,9 @@ a parameter leaf s and set by the optimiser. The loss adds
 whose value is exactly 0 and whose gradient with respect to s is s - s_new (sg is the
 stop-gradient); one step of plain SGD with rate 1, s <- s - (s - s_new), sets s = s_new (up
 to float rounding). :func:`assignment_tx` puts that SGD step on the leaves labelled
-``"assign"`` and the model's optimiser on the others.
+``"assign"`` and the model's optimiser on the others (state inside one player's parameters);
+:func:`assignment_player` makes a whole parameter entry a :class:`~gendiff.train.Player` of
+:func:`gendiff.train.make_players_step` whose update is the assignment (state of its own).
 
 Example:
   >>> import jax, jax.numpy as jnp
@@ -21,15 +24,17 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import optax
 
+from gendiff.train.step import Player
+
 PyTree = Any
 
-__all__ = ["assign_by_gradient", "assignment_tx"]
+__all__ = ["assign_by_gradient", "assignment_player", "assignment_tx"]
 
 
 def assign_by_gradient(current: PyTree, new: PyTree) -> jax.Array:
@@ -83,3 +88,36 @@ def assignment_tx(
       4.0
     """
     return optax.multi_transform({"train": tx, "assign": optax.sgd(1.0)}, labels)
+
+
+def assignment_player(
+    name: str,
+    rule: Callable[[PyTree, PyTree, jax.Array], tuple[PyTree, dict[str, jax.Array]]],
+) -> Player:
+    """A :class:`Player` whose update sets ``params[name] = rule(params, batch, key)[0]``.
+
+    Args:
+      name: the player's key in the params dict.
+      rule: ``rule(params, batch, key) -> (new value of params[name], metrics)``, where params
+        holds every player's parameters (this player's current value included); no gradient
+        flows through it.
+
+    Returns:
+      A Player with optimiser ``optax.sgd(1.0)`` and loss :func:`assign_by_gradient` (value 0);
+      its ``grad_norm`` is the size of the change, and the rule's metrics are logged.
+
+    Example:
+      >>> from gendiff.train import create_players_state, make_players_step
+      >>> player = assignment_player("count", lambda p, b, k: (p["count"] + b, {}))
+      >>> state = create_players_state({"count": jnp.zeros(())}, {"count": player.tx})
+      >>> step = make_players_step([player], ema_decay=0.0)
+      >>> state, _ = step(state, jnp.array(3.0), jax.random.key(0))
+      >>> float(state.params["count"])
+      3.0
+    """
+
+    def loss_fn(params, batch, key):
+        new, metrics = rule(params, batch, key)
+        return assign_by_gradient(params[name], jax.lax.stop_gradient(new)), metrics
+
+    return Player(name=name, loss_fn=loss_fn, tx=optax.sgd(1.0))

@@ -3,10 +3,8 @@ for energy-based models), as two :class:`Player` s of the one training step.
 
 The chains live in the parameter pytree, next to the model: ``{"chains": (R, ...), "model":
 params}``. The chains player moves them first: it replaces the chains c by their
-successors c' = T(c) under the current model: its loss is
-:func:`gendiff.train.assign.assign_by_gradient` (value 0, gradient c - c'), which one step of
-plain SGD with learning rate 1 turns into c <- c' (exact for binary states, to rounding
-otherwise). The model player then takes one step of its own optimiser on a loss
+successors c' = T(c) under the current model (an
+:func:`gendiff.train.assignment_player`: exact for binary states, to rounding otherwise). The model player then takes one step of its own optimiser on a loss
 that uses the new chains as its negative samples. :func:`gendiff.train.make_players_step`
 runs both in one compiled step, so :func:`gendiff.train.fit` trains, checkpoints and resumes
 the chains with the model.
@@ -20,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from gendiff.train.assign import assign_by_gradient
+from gendiff.train.assign import assignment_player
 from gendiff.train.step import Player
 
 PyTree = Any
@@ -63,23 +61,18 @@ def persistent_chain_players(
         raise ValueError(f"names must be two different player names, got {names!r}.")
     chains_name, model_name = names
 
-    def chains_loss(params, batch, key):
+    def move_chains(params, batch, key):
         del batch
         chains = params[chains_name]
-        new = jax.lax.stop_gradient(
-            transition(jax.lax.stop_gradient(params[model_name]), chains, key)
-        )
+        new = transition(jax.lax.stop_gradient(params[model_name]), chains, key)
         if new.shape != chains.shape:
             raise ValueError(
                 f"transition must keep the chains' shape {chains.shape}, got {new.shape}."
             )
-        return assign_by_gradient(chains, new), {"move": 0.5 * jnp.sum(jnp.square(chains - new))}
+        return new, {"move": 0.5 * jnp.sum(jnp.square(chains - new))}
 
     def model_loss(params, batch, key):
         chains = jax.lax.stop_gradient(params[chains_name])
         return loss(params[model_name], batch, chains, key)
 
-    return (
-        Player(chains_name, chains_loss, optax.sgd(1.0)),
-        Player(model_name, model_loss, tx),
-    )
+    return assignment_player(chains_name, move_chains), Player(model_name, model_loss, tx)

@@ -8,6 +8,7 @@
   the beta-VAE loss with free bits, KL warm-up.
 - :mod:`~gendiff.vae.iwae`: importance-weighted bounds and k = 5000 log-likelihood estimates,
   chunked over samples.
+- :mod:`~gendiff.vae.ladder`: the two-layer hierarchical VAE's bound (ladder posterior).
 - :mod:`~gendiff.vae.infovae`: MMD between the aggregated posterior and the prior, InfoVAE loss.
 - :mod:`~gendiff.vae.quantize` and :mod:`~gendiff.vae.codebook_ema`: VQ-VAE's nearest-code
   lookup, straight-through gradient, codebook and commitment losses, EMA codebook, restarts,
@@ -35,12 +36,14 @@ from gendiff.vae.gaussian import (
 )
 from gendiff.vae.infovae import infovae_loss, mmd_to_prior
 from gendiff.vae.iwae import importance_weighted_bound, iwae_bound, log_likelihood
+from gendiff.vae.ladder import LadderTerms, ladder_terms, precision_weighted
 from gendiff.vae.likelihoods import (
     Bernoulli,
     DiscretizedGaussian,
     DiscretizedLogistic,
     Gaussian,
     Likelihood,
+    binarize,
 )
 from gendiff.vae.quantize import (
     QuantizeOutput,
@@ -55,6 +58,9 @@ from gendiff.vae.quantize import (
 )
 
 __all__ = [
+    "LadderTerms",
+    "ladder_terms",
+    "precision_weighted",
     "Bernoulli",
     "CodebookEma",
     "CodebookEmaState",
@@ -66,6 +72,7 @@ __all__ = [
     "QuantizeOutput",
     "active_units",
     "beta_vae_objective",
+    "binarize",
     "codebook_ema",
     "codebook_perplexity",
     "codebook_usage",

@@ -283,3 +283,30 @@ class DiscretizedLogistic:
 
     def check_data(self, x) -> None:
         _check_grid(x, self.num_levels, "DiscretizedLogistic")
+
+
+def binarize(key: jax.Array, x: jax.Array) -> jax.Array:
+    """Stochastic binarisation of images in [-1, 1]: pixel i is 1 with probability (x_i + 1)/2.
+
+    Drawn afresh at every training step this is dynamic binarisation (Salakhutdinov & Murray
+    2008; Burda et al. 2016), the data of the binary-MNIST likelihoods; with one fixed key it
+    gives a fixed binary test set.
+
+    Args:
+      key: PRNG key.
+      x: values in [-1, 1].
+
+    Returns:
+      float array of x's shape and dtype with values in {0, 1}.
+
+    Example:
+      >>> binarize(jax.random.key(0), jnp.array([-1.0, 1.0, 1.0])).tolist()
+      [0.0, 1.0, 1.0]
+    """
+    _check_finite(x)
+    if is_concrete(x) and np.size(x) and (np.min(x) < -1 or np.max(x) > 1):
+        raise ValueError(
+            f"binarize expects values in [-1, 1], got [{np.min(x):.4g}, {np.max(x):.4g}]."
+        )
+    x = jnp.asarray(x)
+    return jax.random.bernoulli(key, (x + 1.0) / 2.0).astype(x.dtype)
