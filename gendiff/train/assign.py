@@ -49,6 +49,13 @@ def assign_by_gradient(current: PyTree, new: PyTree) -> jax.Array:
 
     Raises:
       ValueError: when the two trees differ in structure or leaf shapes.
+
+    Example:
+      >>> s = {"mean": jnp.zeros(3)}
+      >>> new = {"mean": jnp.array([1.0, 2.0, 3.0])}
+      >>> g = jax.grad(assign_by_gradient)(s, new)  # value 0, gradient s - new
+      >>> float(assign_by_gradient(s, new)), g["mean"].tolist()
+      (0.0, [-1.0, -2.0, -3.0])
     """
     cur_leaves, cur_def = jax.tree.flatten(current)
     new_leaves, new_def = jax.tree.flatten(new)

@@ -63,6 +63,12 @@ class LadderTerms(NamedTuple):
       kl_top: KL(q(z2 | x) || N(0, I)), closed form.
       kl_bottom: KL(q(z1 | x, z2) || p(z1 | z2)) at the drawn z2, closed form.
       log_weight: log w of eq. (2) at the drawn (z1, z2).
+
+    Example:
+      >>> z = jnp.zeros((1, 2)); g = (z, z)
+      >>> t = ladder_terms(jnp.array([-3.0]), z, g, z, g, g)  # returns LadderTerms
+      >>> float(t.elbo[0]) == float(t.reconstruction[0] - t.kl[0])
+      True
     """
 
     reconstruction: jax.Array
