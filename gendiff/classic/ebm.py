@@ -27,8 +27,10 @@ def ebm_score(energy_fn: EnergyFn, params) -> Callable[[jax.Array], jax.Array]:
     """The score s(x) = grad_x log p(x) = -grad_x E(x), batched: (batch, d) -> (batch, d).
 
     Example:
-      >>> s = ebm_score(lambda p, x: 0.5 * jnp.sum(x**2, -1), None)
-      >>> s(jnp.ones((1, 2)))  # [[-1, -1]]
+      >>> from gendiff.classic import ebm_score
+      >>> s = ebm_score(lambda p, x: 0.5 * jnp.sum(x**2, -1), None)  # N(0, I): s(x) = -x
+      >>> s(jnp.array([[1.0, -2.0]])).tolist()
+      [[-1.0, 2.0]]
     """
     return lambda x: -jax.grad(lambda x: jnp.sum(energy_fn(params, x)))(x)
 
@@ -41,7 +43,12 @@ def ebm_contrastive_loss(
     gradient (plus Du & Mordatch's regulariser).
 
     Example:
-      >>> loss, metrics = ebm_contrastive_loss(energy_fn, params, x, x_langevin, alpha=0.1)
+      >>> from gendiff.classic import ebm_contrastive_loss
+      >>> energy_fn = lambda mu, x: 0.5 * jnp.sum((x - mu) ** 2, -1)
+      >>> mu, x_data, x_model = jnp.zeros(2), jnp.zeros((4, 2)), jnp.ones((4, 2))  # E: 0 and 1
+      >>> loss, metrics = ebm_contrastive_loss(energy_fn, mu, x_data, x_model, alpha=0.1)
+      >>> float(metrics["energy_gap"]), round(float(loss), 6)  # -1 + 0.1 (0^2 + 1^2)
+      (-1.0, -0.9)
     """
     if not float(alpha) >= 0:
         raise ValueError(f"alpha must be >= 0, got {alpha}.")
@@ -70,7 +77,16 @@ def langevin_transition(
     Langevin steps on p ∝ exp(-E). For :func:`gendiff.train.persistent_chain_players`.
 
     Example:
-      >>> chains = langevin_transition(energy_fn, step_size=0.01, num_steps=20)(params, x0, key)
+      >>> from gendiff.classic import langevin_transition
+      >>> energy_fn = lambda mu, x: 0.5 * jnp.sum((x - mu) ** 2, -1)  # N(mu, I)
+      >>> transition = langevin_transition(energy_fn, step_size=0.05, num_steps=200)
+      >>> chains = transition(jnp.zeros(2), jnp.zeros((2000, 2)), key)
+      >>> chains.shape, round(float(chains.std()), 1)
+      ((2000, 2), 1.0)
+      >>> restart = langevin_transition(energy_fn, step_size=1e-6, num_steps=1, reinit_prob=1.0,
+      ...                               bounds=(2.0, 3.0))(jnp.zeros(2), jnp.zeros((5, 2)), key)
+      >>> bool(jnp.all((restart > 1.9) & (restart < 3.1)))  # every chain restarted on [2, 3]
+      True
     """
     check_positive("step_size", step_size)
     if int(num_steps) != num_steps or num_steps < 1:
@@ -97,7 +113,12 @@ def ebm_loss(energy_fn: EnergyFn, *, alpha: float = 0.0, data_key: str = "x") ->
     negative samples, for :func:`gendiff.train.persistent_chain_players`.
 
     Example:
-      >>> loss, metrics = ebm_loss(energy_fn, alpha=0.1)(params, {"x": x}, chains, key)
+      >>> from gendiff.classic import ebm_loss
+      >>> energy_fn = lambda mu, x: 0.5 * jnp.sum((x - mu) ** 2, -1)
+      >>> x, chains = jnp.zeros((4, 2)), jnp.ones((4, 2))  # energies 0 and 1
+      >>> loss, metrics = ebm_loss(energy_fn, alpha=0.1)(jnp.zeros(2), {"x": x}, chains, key)
+      >>> round(float(loss), 6), sorted(metrics)
+      (-0.9, ['energy_data', 'energy_gap', 'energy_model'])
     """
 
     def loss_fn(params, batch, chains, key):
@@ -121,8 +142,14 @@ def short_run_ebm_loss(
     (short-run MCMC, Nijkamp et al. 2019), one per data row.
 
     Example:
-      >>> step = make_train_step(short_run_ebm_loss(energy_fn, step_size=0.01, num_steps=50),
-      ...                        optax.adam(1e-3), ema_decay=0.0)
+      >>> from gendiff.classic import short_run_ebm_loss
+      >>> energy_fn = lambda mu, x: 0.5 * jnp.sum((x - mu) ** 2, -1)
+      >>> loss_fn = short_run_ebm_loss(energy_fn, step_size=0.05, num_steps=20)
+      >>> loss, metrics = loss_fn(jnp.zeros(2), {"x": jnp.zeros((8, 2))}, key)
+      >>> float(metrics["energy_data"]), bool(loss < 0)  # data at the minimum, negatives above
+      (0.0, True)
+      >>> jax.grad(lambda mu: loss_fn(mu, {"x": jnp.zeros((8, 2))}, key)[0])(jnp.zeros(2)).shape
+      (2,)
     """
     transition = langevin_transition(
         energy_fn, step_size=step_size, num_steps=num_steps, reinit_prob=1.0, bounds=bounds
@@ -141,7 +168,11 @@ def grid_points(bounds: tuple[float, float], num_cells: int) -> jax.Array:
     row-major in (x0, x1).
 
     Example:
-      >>> grid_points((-1.0, 1.0), 2)  # [[-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5]]
+      >>> from gendiff.classic import grid_points
+      >>> grid_points((-1.0, 1.0), 2).tolist()
+      [[-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5]]
+      >>> grid_points((-4.0, 4.0), 16).shape
+      (256, 2)
     """
     low, high = bounds
     if not float(low) < float(high) or int(num_cells) != num_cells or num_cells < 1:
@@ -158,7 +189,14 @@ def grid_log_probs(energy_fn: EnergyFn, params, bounds, num_cells: int) -> jax.A
     (num_cells^2,): the density normalised on the grid (Z by the midpoint rule).
 
     Example:
-      >>> log_q = grid_log_probs(energy_fn, params, (-4.0, 4.0), 128)
+      >>> from gendiff.classic import grid_log_probs
+      >>> energy_fn = lambda mu, x: 0.5 * jnp.sum((x - mu) ** 2, -1)
+      >>> log_q = grid_log_probs(energy_fn, jnp.zeros(2), (-4.0, 4.0), 16)
+      >>> log_q.shape, round(float(jnp.sum(jnp.exp(log_q))), 5)  # cell probabilities sum to 1
+      ((256,), 1.0)
+      >>> log_q = grid_log_probs(energy_fn, jnp.zeros(2), (-1.0, 1.0), 2)  # 4 cells, symmetric
+      >>> [round(float(v), 4) for v in jnp.exp(log_q)]
+      [0.25, 0.25, 0.25, 0.25]
     """
     return jax.nn.log_softmax(-energy_fn(params, grid_points(bounds, num_cells)))
 
@@ -168,7 +206,11 @@ def histogram_probs(points: jax.Array, bounds, num_cells: int) -> tuple[jax.Arra
     (points outside are dropped), and the fraction of points that fell inside.
 
     Example:
-      >>> p, inside = histogram_probs(x_data, (-4.0, 4.0), 128)
+      >>> from gendiff.classic import histogram_probs
+      >>> points = jnp.array([[0.1, 0.1], [-0.5, 0.5], [5.0, 5.0]])  # the last one is outside
+      >>> p, inside = histogram_probs(points, (-1.0, 1.0), 2)  # the cells of grid_points
+      >>> p.tolist(), round(float(inside), 4)
+      ([0.0, 0.5, 0.0, 0.5], 0.6667)
     """
     points = jnp.asarray(points)
     if points.ndim != 2 or points.shape[1] != 2:
@@ -195,7 +237,15 @@ def grid_kl(
       ``(kl, fraction_inside)``: the KL and the fraction of points inside the grid.
 
     Example:
-      >>> kl, inside = grid_kl(x_test, energy_fn, params, (-4.0, 4.0), 64)
+      >>> from gendiff.classic import grid_kl
+      >>> energy_fn = lambda mu, x: 0.5 * jnp.sum((x - mu) ** 2, -1)  # N(mu, I)
+      >>> x = jax.random.normal(key, (100_000, 2))  # data from N(0, I)
+      >>> kl, inside = grid_kl(x, energy_fn, jnp.zeros(2), (-4.0, 4.0), 16)
+      >>> bool(kl < 0.01), round(float(inside), 3)  # the data's own density: ~0
+      (True, 1.0)
+      >>> kl, _ = grid_kl(x, energy_fn, jnp.array([1.0, 0.0]), (-4.0, 4.0), 16)
+      >>> round(float(kl), 1)  # KL(N(0, I) || N((1, 0), I)) = 1/2
+      0.5
     """
     p, inside = histogram_probs(points, bounds, num_cells)
     q = jnp.exp(grid_log_probs(energy_fn, params, bounds, num_cells))

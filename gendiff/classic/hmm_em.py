@@ -138,7 +138,20 @@ def hmm_sample(
       ``(x, z)``: observations (B, T, d) and hidden states (B, T).
 
     Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from gendiff.classic import HMMParams, hmm_sample
+      >>> params = HMMParams(initial=jnp.array([0.5, 0.5]),
+      ...                    transition=jnp.array([[0.9, 0.1], [0.1, 0.9]]),
+      ...                    weights=jnp.ones((2, 1)), means=jnp.array([[[0.0]], [[4.0]]]),
+      ...                    covariances=jnp.ones((2, 1, 1, 1)))  # x_t ~ N(4 z_t, 1)
       >>> x, z = hmm_sample(jax.random.key(0), params, 20, 100)
+      >>> x.shape, z.shape
+      ((20, 100, 1), (20, 100))
+      >>> round(float(jnp.mean(z[:, 1:] == z[:, :-1])), 1)  # A_kk = 0.9
+      0.9
+      >>> noise = x[..., 0] - 4.0 * z
+      >>> bool(abs(noise.mean()) < 0.1), round(float(noise.std()), 1)  # x_t - 4 z_t ~ N(0, 1)
+      (True, 1.0)
     """
     for name, value in (("num_sequences", num_sequences), ("length", length)):
         if int(value) != value or value < 1:

@@ -33,6 +33,14 @@ class RBMParams(NamedTuple):
       W: (M, N) weights w_ij.
       a: (M,) visible biases.
       b: (N,) hidden biases.
+
+    Example:
+      >>> from gendiff.classic import RBMParams, rbm_init
+      >>> params = rbm_init(jax.random.key(0), 6, 3, scale=0.5)
+      >>> isinstance(params, RBMParams), params.W.shape, params.a.shape, params.b.shape
+      (True, (6, 3), (6,), (3,))
+      >>> params._replace(b=jnp.ones(3)).b.tolist()
+      [1.0, 1.0, 1.0]
     """
 
     W: jax.Array
@@ -69,7 +77,10 @@ def base_rate_bias(x: jax.Array, eps: float = 1e-3) -> jax.Array:
     the data, the base model of annealed importance sampling (Salakhutdinov & Murray 2008).
 
     Example:
-      >>> base_rate_bias(jnp.array([[0.0, 1.0], [1.0, 1.0]]), eps=0.01)  # p = (0.5, 0.99)
+      >>> from gendiff.classic import base_rate_bias
+      >>> bias = base_rate_bias(jnp.array([[0.0, 1.0], [1.0, 1.0]]), eps=0.01)  # p = (0.5, 0.99)
+      >>> [round(float(v), 4) for v in bias]  # log(0.5 / 0.5) = 0, log(0.99 / 0.01) = log 99
+      [0.0, 4.5951]
     """
     p = jnp.clip(jnp.mean(jnp.asarray(x, jnp.float32), axis=0), eps, 1 - eps)
     return jnp.log(p) - jnp.log1p(-p)
@@ -104,7 +115,13 @@ def rbm_energy(
     """E(x, h) of each configuration (F2:889, 897); x (..., M), h (..., N) -> (...).
 
     Example:
-      >>> rbm_energy(params, jnp.ones(3), jnp.zeros(2))  # = -sum(a) when h = 0
+      >>> from gendiff.classic import rbm_energy, rbm_init
+      >>> params = rbm_init(key, 6, 3, scale=0.5, visible_bias=jnp.arange(6.0))
+      >>> float(rbm_energy(params, jnp.ones(6), jnp.zeros(3)))  # = -sum(a) when h = 0
+      -15.0
+      >>> e = rbm_energy(params, jnp.ones((4, 6)), jnp.ones((4, 3)))  # b = 0: -sum(a) - sum(W)
+      >>> e.shape, bool(jnp.allclose(e, -15.0 - jnp.sum(params.W)))
+      ((4,), True)
     """
     check_rbm(params, visible, x, h, sigma)
     W, a, b = params
@@ -117,7 +134,18 @@ def rbm_energy(
 
 
 def rbm_hidden_logits(params: RBMParams, x: jax.Array, *, visible: str = "binary", sigma=1.0):
-    """b + x^T W (x / sigma^2 for Gaussian units): the logits of p(h = 1 | x), (..., N)."""
+    """b + x^T W (x / sigma^2 for Gaussian units): the logits of p(h = 1 | x), (..., N).
+
+    Example:
+      >>> from gendiff.classic import rbm_hidden_logits, rbm_init
+      >>> params = rbm_init(key, 6, 3, scale=0.5)
+      >>> logits = rbm_hidden_logits(params, jnp.ones((4, 6)))
+      >>> logits.shape, bool(jnp.allclose(logits[0], jnp.sum(params.W, 0)))  # b = 0: x^T W
+      ((4, 3), True)
+      >>> gauss = rbm_hidden_logits(params, 2 * jnp.ones(6), visible="gaussian", sigma=2**0.5)
+      >>> bool(jnp.allclose(gauss, logits[0]))  # Gaussian units see x / sigma^2
+      True
+    """
     check_rbm(params, visible, x=x, sigma=sigma)
     return params.b + _scaled_visible(x, visible, sigma) @ params.W
 
@@ -126,7 +154,16 @@ def rbm_hidden_probs(params: RBMParams, x: jax.Array, *, visible: str = "binary"
     """p(h_j = 1 | x) = sigmoid(b_j + (x^T W)_j), (..., N).
 
     Example:
-      >>> rbm_hidden_probs(params, x_batch).shape  # (batch, N)
+      >>> from gendiff.classic import all_states, rbm_energy, rbm_hidden_probs, rbm_init
+      >>> params = rbm_init(key, 6, 3, scale=0.5)
+      >>> x = jax.random.bernoulli(key, 0.5, (5, 6)).astype(jnp.float32)
+      >>> p = rbm_hidden_probs(params, x)
+      >>> p.shape, bool(jnp.all((p > 0) & (p < 1)))
+      ((5, 3), True)
+      >>> h = all_states(3)  # p(h | x) ∝ exp(-E(x, h)) over the 8 hidden states
+      >>> posterior = jax.nn.softmax(-rbm_energy(params, x[0], h))
+      >>> bool(jnp.allclose(posterior @ h, p[0], atol=1e-5))  # its marginals p(h_j = 1 | x)
+      True
     """
     return jax.nn.sigmoid(rbm_hidden_logits(params, x, visible=visible, sigma=sigma))
 
@@ -136,7 +173,14 @@ def rbm_visible_mean(params: RBMParams, h: jax.Array, *, visible: str = "binary"
     Gaussian ones; (..., M).
 
     Example:
-      >>> rbm_visible_mean(params, h_batch, visible="gaussian").shape  # (batch, M)
+      >>> from gendiff.classic import rbm_init, rbm_visible_mean
+      >>> params = rbm_init(key, 6, 3, scale=0.5)  # a = 0
+      >>> h = jnp.array([[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]])
+      >>> mean = rbm_visible_mean(params, h, visible="gaussian")  # a + W h
+      >>> mean.shape, bool(jnp.allclose(mean[0], params.W[:, 0] + params.W[:, 2]))
+      ((2, 6), True)
+      >>> rbm_visible_mean(params, h)[1].tolist()  # binary: sigmoid(a + W h) = 1/2 at h = 0
+      [0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
     """
     check_rbm(params, visible, h=h, sigma=sigma)
     activation = params.a + h @ params.W.T
@@ -147,7 +191,15 @@ def rbm_free_energy(params: RBMParams, x: jax.Array, *, visible: str = "binary",
     """F(x) = -log sum_h exp(-E(x, h)), so p(x) = exp(-F(x)) / Z; x (..., M) -> (...).
 
     Example:
-      >>> rbm_free_energy(params, x_batch)  # (batch,)
+      >>> from gendiff.classic import all_states, rbm_energy, rbm_free_energy, rbm_init
+      >>> params = rbm_init(key, 6, 3, scale=0.5)
+      >>> x = jax.random.bernoulli(key, 0.5, (5, 6)).astype(jnp.float32)
+      >>> f = rbm_free_energy(params, x)
+      >>> f.shape
+      (5,)
+      >>> e = rbm_energy(params, x[:, None], all_states(3)[None])  # (5, 8): every h
+      >>> bool(jnp.allclose(f, -jax.nn.logsumexp(-e, axis=1), atol=1e-5))  # sum_h exp(-E)
+      True
     """
     softplus = jnp.sum(
         jax.nn.softplus(rbm_hidden_logits(params, x, visible=visible, sigma=sigma)), -1
@@ -158,13 +210,38 @@ def rbm_free_energy(params: RBMParams, x: jax.Array, *, visible: str = "binary",
 
 
 def rbm_sample_hidden(key, params: RBMParams, x, *, visible: str = "binary", sigma=1.0):
-    """h ~ p(h | x), as floats in {0, 1}."""
+    """h ~ p(h | x), as floats in {0, 1}.
+
+    Example:
+      >>> from gendiff.classic import rbm_hidden_probs, rbm_init, rbm_sample_hidden
+      >>> params = rbm_init(key, 6, 3, scale=0.5)
+      >>> x = jnp.ones((2000, 6))
+      >>> h = rbm_sample_hidden(key, params, x)
+      >>> h.shape, bool(jnp.all((h == 0) | (h == 1)))
+      ((2000, 3), True)
+      >>> bool(jnp.allclose(h.mean(0), rbm_hidden_probs(params, x[0]), atol=0.05))
+      True
+    """
     p = rbm_hidden_probs(params, x, visible=visible, sigma=sigma)
     return jax.random.bernoulli(key, p).astype(p.dtype)
 
 
 def rbm_sample_visible(key, params: RBMParams, h, *, visible: str = "binary", sigma=1.0):
-    """x ~ p(x | h): Bernoulli(sigmoid(a + W h)) or N(a + W h, diag sigma^2)."""
+    """x ~ p(x | h): Bernoulli(sigmoid(a + W h)) or N(a + W h, diag sigma^2).
+
+    Example:
+      >>> from gendiff.classic import rbm_init, rbm_sample_visible, rbm_visible_mean
+      >>> params = rbm_init(key, 6, 3, scale=0.5)
+      >>> h = jnp.ones((2000, 3))
+      >>> x = rbm_sample_visible(key, params, h)
+      >>> x.shape, bool(jnp.all((x == 0) | (x == 1)))
+      ((2000, 6), True)
+      >>> bool(jnp.allclose(x.mean(0), rbm_visible_mean(params, h[0]), atol=0.05))
+      True
+      >>> x = rbm_sample_visible(key, params, h, visible="gaussian", sigma=0.5)
+      >>> round(float(jnp.std(x - rbm_visible_mean(params, h, visible="gaussian"))), 1)
+      0.5
+    """
     mean = rbm_visible_mean(params, h, visible=visible, sigma=sigma)
     if visible == "binary":
         return jax.random.bernoulli(key, mean).astype(mean.dtype)
@@ -198,7 +275,15 @@ def rbm_gibbs(
       ``(x_k, h_probs)``: the visible states after k sweeps and p(h = 1 | x_k), (batch, N).
 
     Example:
-      >>> x, h_probs = rbm_gibbs(key, params, x_data, 10)
+      >>> from gendiff.classic import all_states, rbm_free_energy, rbm_gibbs, rbm_init
+      >>> params = rbm_init(key, 6, 3, scale=0.5)
+      >>> x, h_probs = rbm_gibbs(key, params, jnp.zeros((2000, 6)), 20)  # 2000 chains
+      >>> x.shape, h_probs.shape
+      ((2000, 6), (2000, 3))
+      >>> states = all_states(6)  # E_p[x] by enumeration of the 64 visible states
+      >>> exact_mean = jax.nn.softmax(-rbm_free_energy(params, states)) @ states
+      >>> bool(jnp.allclose(x.mean(0), exact_mean, atol=0.05))
+      True
     """
     check_rbm(params, visible, x=x_init, sigma=sigma)
     if int(num_steps) != num_steps or num_steps < 1:

@@ -46,7 +46,11 @@ def all_states(n: int) -> jax.Array:
     """The 2^n binary vectors of length n, (2^n, n); state k has bit j = (k >> j) & 1.
 
     Example:
-      >>> all_states(2)  # [[0, 0], [1, 0], [0, 1], [1, 1]]
+      >>> from gendiff.classic import all_states
+      >>> all_states(2).astype(int).tolist()
+      [[0, 0], [1, 0], [0, 1], [1, 1]]
+      >>> all_states(6).shape
+      (64, 6)
     """
     if int(n) != n or not 1 <= n <= MAX_EXACT_UNITS:
         raise ValueError(f"n must be an integer in [1, {MAX_EXACT_UNITS}], got {n!r}.")
@@ -91,8 +95,17 @@ def rbm_log_partition(params: RBMParams, *, visible: str = "binary", sigma=1.0) 
       ValueError: min(M, N) > 20 (binary), or N > 20 (Gaussian); use :func:`rbm_ais`.
 
     Example:
-      >>> params = rbm_init(jax.random.key(0), 784, 16)
-      >>> rbm_log_partition(params)  # a sum over 2^16 hidden states
+      >>> from gendiff.classic import all_states, rbm_energy, rbm_init, rbm_log_partition
+      >>> params = rbm_init(key, 6, 3, scale=0.5)
+      >>> e = rbm_energy(params, all_states(6)[:, None], all_states(3)[None])  # all 2^9 (x, h)
+      >>> bool(jnp.allclose(rbm_log_partition(params), jax.nn.logsumexp(-e), atol=1e-4))
+      True
+      >>> flipped = rbm_init(key, 3, 6, scale=0.5)  # M < N: the sum runs over the visible layer
+      >>> e = rbm_energy(flipped, all_states(3)[:, None], all_states(6)[None])
+      >>> bool(jnp.allclose(rbm_log_partition(flipped), jax.nn.logsumexp(-e), atol=1e-4))
+      True
+      >>> round(float(rbm_log_partition(rbm_init(key, 6, 3, scale=0.0))), 4)  # W = 0: 9 log 2
+      6.2383
     """
     check_rbm(params, visible, sigma=sigma)
     M, N = params.W.shape
@@ -120,7 +133,15 @@ def rbm_sample_exact(
     marginal over the 2^N states, then x ~ p(x | h).
 
     Example:
-      >>> x = rbm_sample_exact(key, params, 1000)  # (1000, M)
+      >>> from gendiff.classic import all_states, rbm_free_energy, rbm_init, rbm_sample_exact
+      >>> params = rbm_init(key, 6, 3, scale=0.5)
+      >>> x = rbm_sample_exact(key, params, 4000)
+      >>> x.shape, bool(jnp.all((x == 0) | (x == 1)))
+      ((4000, 6), True)
+      >>> states = all_states(6)  # E_p[x] by enumeration of the 64 visible states
+      >>> exact_mean = jax.nn.softmax(-rbm_free_energy(params, states)) @ states
+      >>> bool(jnp.allclose(x.mean(0), exact_mean, atol=0.05))
+      True
     """
     check_rbm(params, visible, sigma=sigma)
     N = params.W.shape[1]
@@ -201,6 +222,15 @@ class AISResult(NamedTuple):
         (Salakhutdinov & Murray's interval), as the upper half-width in nats.
       log_weights: (R,) log importance weights log w_r.
       log_z_base: log Z_0 of the base model.
+
+    Example:
+      >>> from gendiff.classic import AISResult, ais_betas, rbm_ais, rbm_init
+      >>> params = rbm_init(key, 6, 3, scale=0.5)
+      >>> result = rbm_ais(key, params, num_chains=50, betas=ais_betas(200))
+      >>> isinstance(result, AISResult), result.log_weights.shape
+      (True, (50,))
+      >>> round(float(result.log_z_base), 4)  # uniform base: (M + N) log 2 = 9 log 2
+      6.2383
     """
 
     log_z: jax.Array
@@ -248,7 +278,11 @@ def rbm_ais(
       :class:`AISResult`; ``log_z`` is a stochastic lower bound on log Z (in expectation).
 
     Example:
-      >>> rbm_ais(key, params, num_chains=100, base_bias=base_rate_bias(x_train)).log_z
+      >>> from gendiff.classic import ais_betas, rbm_ais, rbm_init, rbm_log_partition
+      >>> params = rbm_init(key, 6, 3, scale=0.5)
+      >>> result = rbm_ais(key, params, num_chains=100, betas=ais_betas(1000))
+      >>> bool(abs(result.log_z - rbm_log_partition(params)) < 0.1)  # exact: 7.92
+      True
     """
     check_rbm(params, "binary")
     betas = _check_betas(ais_betas() if betas is None else betas, increasing=True)
@@ -285,8 +319,13 @@ def rbm_reverse_ais(
       :class:`AISResult`, with ``log_weights`` the reverse log weights.
 
     Example:
-      >>> x, _ = rbm_gibbs(key, params, x_test[:100], 1000)
-      >>> rbm_reverse_ais(key, params, x).log_z
+      >>> from gendiff.classic import ais_betas, rbm_init, rbm_log_partition
+      >>> from gendiff.classic import rbm_reverse_ais, rbm_sample_exact
+      >>> params = rbm_init(key, 6, 3, scale=0.5)
+      >>> x = rbm_sample_exact(key, params, 100)
+      >>> result = rbm_reverse_ais(key, params, x, betas=ais_betas(1000))
+      >>> result.log_weights.shape, bool(abs(result.log_z - rbm_log_partition(params)) < 0.1)
+      ((100,), True)
     """
     check_rbm(params, "binary", x=x_model)
     betas = _check_betas(ais_betas() if betas is None else betas, increasing=True)
@@ -314,7 +353,15 @@ def rbm_log_likelihood(
     """Average log p(x) = -F(x) - log Z over the rows of x (nats per example).
 
     Example:
-      >>> rbm_log_likelihood(params, x_test, rbm_log_partition(params))
+      >>> from gendiff.classic import all_states, rbm_init, rbm_log_likelihood, rbm_log_partition
+      >>> params = rbm_init(key, 6, 3, scale=0.5)
+      >>> log_z = rbm_log_partition(params)
+      >>> states = all_states(6)
+      >>> float(rbm_log_likelihood(params, states, log_z)) < 0
+      True
+      >>> log_p = jax.vmap(lambda x: rbm_log_likelihood(params, x[None], log_z))(states)
+      >>> round(float(jnp.sum(jnp.exp(log_p))), 5)  # p(x) of the 64 states sums to 1
+      1.0
     """
     check_rbm(params, visible, x=x, sigma=sigma)
     return jnp.mean(-rbm_free_energy(params, x, visible=visible, sigma=sigma)) - log_z

@@ -51,11 +51,25 @@ def persistent_chain_players(
       distance the chains moved in the step (a mixing diagnostic).
 
     Example:
-      >>> from gendiff.classic import pcd_loss, pcd_transition
-      >>> players = persistent_chain_players(pcd_transition(1), pcd_loss(), optax.adam(1e-3))
-      >>> state = create_players_state({"chains": x[:100], "model": params},
+      >>> import optax
+      >>> from gendiff.classic import pcd_loss, pcd_transition, rbm_init
+      >>> from gendiff.classic import rbm_log_likelihood, rbm_log_partition
+      >>> from gendiff.train import create_players_state, make_players_step
+      >>> params = rbm_init(key, 6, 3, scale=0.5)
+      >>> x = jnp.array([[1.0, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1]]).repeat(8, axis=0)
+      >>> players = persistent_chain_players(pcd_transition(1), pcd_loss(), optax.sgd(0.1))
+      >>> state = create_players_state({"chains": x, "model": params},
       ...                              {p.name: p.tx for p in players})
-      >>> state, _ = fit(state, make_players_step(players, ema_decay=0.0), batches, key, ...)
+      >>> step = jax.jit(make_players_step(players, ema_decay=0.0))  # or gendiff.train.fit
+      >>> for i in range(200):
+      ...     state, metrics = step(state, {"x": x}, jax.random.fold_in(key, i))
+      >>> chains = state.params["chains"]  # moved by Gibbs sweeps, still binary
+      >>> chains.shape, bool(jnp.all((chains == 0) | (chains == 1)))
+      ((16, 6), True)
+      >>> def log_likelihood(p):
+      ...     return float(rbm_log_likelihood(p, x, rbm_log_partition(p)))
+      >>> log_likelihood(params) < -4.0 and log_likelihood(state.params["model"]) > -2.0
+      True
     """
     if len(names) != 2 or names[0] == names[1]:
         raise ValueError(f"names must be two different player names, got {names!r}.")
