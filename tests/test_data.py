@@ -190,7 +190,7 @@ def test_load_toy2d_is_fixed_per_split():
 
 def test_load_unknown_names():
     with pytest.raises(
-        ValueError, match="digits, mnist_idx, mnist, fashion_mnist, cifar10, toy2d/swiss_roll"
+        ValueError, match="digits, mnist_idx, mnist_idx_t10k, mnist, fashion_mnist, cifar10, toy2d/swiss_roll"
     ):
         data.load("svhn")
     with pytest.raises(ValueError, match="valid names"):
