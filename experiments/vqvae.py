@@ -43,11 +43,8 @@ from gendiff import eval as evaluation
 from gendiff.train import (
     Player,
     assignment_player,
-    create_players_state,
-    fit,
     is_main_process,
     make_optimizer,
-    make_players_step,
     read_metrics,
 )
 
@@ -125,19 +122,7 @@ def _train_vqvae(config, workdir, model: VQModel, batches, init_key, train_key, 
         Player("model", model.model_loss, tx),
         assignment_player("codebook", model.codebook_rule(restarts)),
     ]
-    params = model.init(init_key)
-    state = create_players_state(params, {p.name: p.tx for p in players})
-    return fit(
-        state,
-        make_players_step(players, config.optim.ema_decay),
-        batches,
-        train_key,
-        num_steps=config.num_steps,
-        workdir=workdir,
-        checkpoint_every=config.checkpoint_every,
-        log_every=config.log_every,
-        progress=config.progress,
-    )
+    return common.fit_players(config, workdir, model.init(init_key), players, batches, train_key)
 
 
 def _codes(model: VQModel, params, images: np.ndarray, batch: int = 500) -> np.ndarray:
