@@ -47,11 +47,8 @@ from gendiff import nets, ssl
 from gendiff.data import ArrayBatches
 from gendiff.train import (
     Player,
-    create_players_state,
-    fit,
     is_main_process,
     make_optimizer,
-    make_players_step,
 )
 
 METHODS = ("pixels", "random", "simclr", "mae", "jepa", "jepa_joint", "supervised")
@@ -238,18 +235,9 @@ def train_encoder(config, workdir, encoder, encoder_params, train_ds, key):
         {"train": make_optimizer(config.optim), "frozen": optax.set_to_zero()}, labels
     )
     player = Player("model", lambda p, b, k: loss_fn(p["model"], b, k), tx, post_update=post_update)
-    state = create_players_state({"model": params}, {"model": tx})
     batches = ArrayBatches.from_dataset(train_ds, config.batch_size, config.seed, labels=True)
-    state, last = fit(
-        state,
-        make_players_step([player], config.optim.ema_decay),
-        batches,
-        jax.random.fold_in(key, 1),
-        num_steps=config.num_steps,
-        workdir=workdir,
-        checkpoint_every=config.checkpoint_every,
-        log_every=config.log_every,
-        progress=config.progress,
+    state, last = common.fit_players(
+        config, workdir, {"model": params}, [player], batches, jax.random.fold_in(key, 1)
     )
     return state.params["model"]["encoder"], last
 
