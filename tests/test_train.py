@@ -275,14 +275,28 @@ def test_checkpointer_refuses_non_finite(tmp_path):
 
 KILL_MID_SAVE = textwrap.dedent(
     """
-    import os, signal, sys
+    import asyncio, os, signal, sys, threading
     import jax.numpy as jnp
+    from orbax.checkpoint._src.path import atomicity
     from gendiff.train import Checkpointer
 
+    # Hold the second save at its commit (the atomic rename), so the kill lands after the data
+    # is written and before the step is final, on every machine however fast its disk.
+    reached_commit = threading.Event()
+    commit = atomicity.AtomicRenameTemporaryPath.finalize
+
+    async def held_finalize(self, *args, **kwargs):
+        if "2" in os.path.basename(str(self._final_path)):
+            reached_commit.set()
+            await asyncio.sleep(3600)
+        return await commit(self, *args, **kwargs)
+
+    atomicity.AtomicRenameTemporaryPath.finalize = held_finalize
     ckpt = Checkpointer(sys.argv[1], save_every=1)
     ckpt.save(1, {"w": jnp.full((1 << 20,), 1.0)})
     ckpt.wait()
     ckpt.save(2, {"w": jnp.full((1 << 20,), 2.0)})  # asynchronous: returns mid-write
+    assert reached_commit.wait(timeout=100), "the second save never reached its commit"
     os.kill(os.getpid(), signal.SIGKILL)
     """
 )
