@@ -69,10 +69,13 @@ def test_beta_sweep_trades_rate_for_distortion_and_draws_both_pictures(tmp_path)
 
 @pytest.mark.slow
 def test_ladder_vae_runs_and_scores_samples(tmp_path):
-    c = _tiny("hvae", num_steps=200)
+    c = _tiny("hvae", num_steps=600)
     c.arms = "hvae"
     c.eval.score_samples = True
     result = experiment.train_and_evaluate(c, str(tmp_path))
+    # Measured after 600 steps: test NLL 98.5 nats against 108.4 for the pixel marginals;
+    # fd_digits 95.6 against noise 124.2 (floor 13.3). After 200 steps the samples are still
+    # worse than noise (fd_digits 144.9) although the NLL already edges past the baseline.
     assert result["hvae_test_nll"] < _pixel_marginal_nll(200)
     assert result["hvae_fd_digits"] < result["hvae_fd_digits_noise"]
 

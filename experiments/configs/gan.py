@@ -201,6 +201,7 @@ def digits_tiny() -> ml_collections.ConfigDict:
 def cgan_digits_tiny() -> ml_collections.ConfigDict:
     c = digits_tiny()
     c.conditional = True
+    c.gan.packing = 1  # as cgan_digits: the labels keep the classes apart
     return c
 
 

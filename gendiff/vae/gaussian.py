@@ -18,6 +18,8 @@ dimensions, so flat (batch, dim) latents and spatial (batch, h, w, c) latents bo
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 
@@ -25,7 +27,7 @@ from gendiff.distributions import normal_kl, standard_normal_log_prob
 from gendiff.utils import sum_over_non_batch
 from gendiff.vae._checks import check_gaussian_params, check_num_samples
 
-_LOG_2PI = float(jnp.log(2.0 * jnp.pi))
+_LOG_2PI = math.log(2.0 * math.pi)
 
 
 def reparameterize(key: jax.Array, mu: jax.Array, log_var: jax.Array) -> jax.Array:
