@@ -365,6 +365,8 @@ def test_nan_guard_stops_and_keeps_finite_checkpoints(tmp_path):
         run(tmp_path, 20, loss_fn=exploding_loss, log_every=1)
     with pytest.raises(FloatingPointError, match=r"step 10.*last good checkpoint \(step 5\)"):
         run(tmp_path / "quiet", 20, loss_fn=exploding_loss, log_every=100)
+    with pytest.raises(FloatingPointError, match=r"step 8.*no checkpoint was written yet"):
+        run(tmp_path / "early", 20, loss_fn=exploding_loss, log_every=1, checkpoint_every=10)
     for workdir in [tmp_path, tmp_path / "quiet"]:
         with gt.Checkpointer(workdir / "checkpoints", save_every=5) as ckpt:
             assert ckpt.latest_step() == 5 < nan_from

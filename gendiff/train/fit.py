@@ -254,9 +254,14 @@ def fit(
             if bad:
                 ckpt.wait()
                 shown = ", ".join(f"{k}={host[k]}" for k in bad)
+                good = ckpt.latest_step()
+                kept = (
+                    f"the last good checkpoint (step {good}) is kept in {ckpt.directory}"
+                    if good is not None
+                    else f"no checkpoint was written yet (checkpoint_every={checkpoint_every})"
+                )
                 raise FloatingPointError(
-                    f"Non-finite training at step {done}: {shown}. Stopping; the last good "
-                    f"checkpoint (step {ckpt.latest_step()}) is kept in {ckpt.directory}."
+                    f"Non-finite training at step {done}: {shown}. Stopping; {kept}."
                 )
             if is_main:
                 append_metrics(metrics_path, last_metrics)
