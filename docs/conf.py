@@ -106,7 +106,10 @@ def check_api_is_complete(app) -> None:
         modname = f"gendiff.{sub}"
         public, shown = set(public_names(modname)), listed.get(modname, set())
         for name in sorted(public - shown):
-            logger.warning(f"api.rst does not list {modname}.{name}, a public name")
+            logger.warning(
+                f"api.rst does not list {modname}.{name}, a public name: add it to the "
+                f"autosummary after '.. currentmodule:: {modname}'"
+            )
         for name in sorted(shown - public):
             logger.warning(f"api.rst lists {modname}.{name}, which is not a public name")
 
