@@ -1,7 +1,7 @@
 """gendiff: generative models in JAX, from divergences and GANs to diffusion, flows and S4.
 
 Subpackages load on first use, so ``import gendiff`` is cheap and ``gendiff.metrics`` does not
-pull in Flax or optax:
+pull in Flax or optax::
 
   pure math      paths, ddpm, ddim, score, sde, samplers, flow_matching, guidance, distill,
                  divergences, gan, vae, ssl, classic, ssm, metrics, attention, distributions,

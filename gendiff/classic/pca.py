@@ -153,7 +153,9 @@ def ppca(x: jax.Array, num_components: int, *, ddof: int = 0) -> PPCAParams:
     n, d = x.shape
     _checks.check_num_components("num_components", num_components, n, d)
     if num_components >= d:
-        raise ValueError(f"num_components must be < d = {d} for a noise variance, got {num_components}.")
+        raise ValueError(
+            f"num_components must be < d = {d} for a noise variance, got {num_components}."
+        )
     if ddof not in (0, 1):
         raise ValueError(f"ddof must be 0 or 1, got {ddof}.")
     _checks.check_finite("x", x)
@@ -168,8 +170,9 @@ def ppca(x: jax.Array, num_components: int, *, ddof: int = 0) -> PPCAParams:
 def ppca_log_prob(x: jax.Array, params: PPCAParams, *, mask: jax.Array | None = None) -> jax.Array:
     """log N(x_o; mu_o, W_o W_o^T + sigma^2 I) of the observed entries o of each row.
 
-    With M = sigma^2 I_m + W_o^T W_o (Woodbury and Sylvester): log det C_o = (|o| - m) log sigma^2
-    + log det M and C_o^{-1} = (I - W_o M^{-1} W_o^T) / sigma^2, so each row costs O(d m^2).
+    With M = sigma^2 I_m + W_o^T W_o (Woodbury and Sylvester):
+    log det C_o = ``(|o| - m)`` log sigma^2 + log det M and
+    C_o^{-1} = (I - W_o M^{-1} W_o^T) / sigma^2, so each row costs O(d m^2).
 
     Args:
       x: (n, d) points; entries outside ``mask`` are ignored (they may be NaN).

@@ -123,7 +123,7 @@ def lasso(
 
     Minimises 1/(2n) ||y - X w||^2 + alpha ||w||_1. A sweep updates every coordinate in turn,
     w_j <- S(X_j^T r_j / n, alpha) / (||X_j||^2 / n) with r_j the residual without feature j and
-    S(u, a) = sign(u) max(|u| - a, 0). After each sweep the duality gap G (Friedman et al. 2010;
+    ``S(u, a) = sign(u) max(|u| - a, 0)``. After each sweep the duality gap G (Friedman et al. 2010;
     the dual point is the residual scaled into the feasible set ||X^T nu||_inf <= n alpha) bounds
     the distance to the optimal objective; iteration stops once G <= tol * ||y||^2 / (2n) (a
     fraction of the objective at w = 0) or after ``num_iters`` sweeps. Jittable, one while_loop.
@@ -155,8 +155,9 @@ def lasso(
     _checks.check_positive("alpha", alpha)
     _checks.check_iters("num_iters", num_iters)
     Xc, yc, x_mean, y_mean = _prepare(X, y, fit_intercept, y_ndim=(1,))
-    coef = _lasso_cd(Xc, yc, jnp.asarray(alpha, Xc.dtype), jnp.asarray(tol, Xc.dtype),
-                     num_iters=num_iters)
+    coef = _lasso_cd(
+        Xc, yc, jnp.asarray(alpha, Xc.dtype), jnp.asarray(tol, Xc.dtype), num_iters=num_iters
+    )
     return _finish(coef, x_mean, y_mean)
 
 

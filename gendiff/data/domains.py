@@ -6,7 +6,7 @@
 * Textured digits: sklearn's 8x8 digits blended onto random colour textures, an offline
   stand-in for MNIST-M (Ganin et al. 2016, section 5.2.2, where MNIST digits are blended
   onto patches of BSDS500 photographs). The blend is MNIST-M's: every channel of the output
-  is |texture - digit| with both in [0, 1], so strokes show as the inverted texture. The
+  is ``|texture - digit|`` with both in [0, 1], so strokes show as the inverted texture. The
   textures are drawn here: a smooth sinusoidal mix of two random colours plus pixel noise.
   The source domain is the same digits in grey, repeated over three channels.
 
@@ -155,7 +155,7 @@ def blend_on_textures(images, seed: int, max_level: float = 1.0) -> np.ndarray:
     """MNIST-M's blend of grey images in [-1, 1] onto fresh random colour textures.
 
     With the digit d = (x + 1) / 2 and a texture t of :func:`colour_textures`, both in
-    [0, 1], the output is 2 |t - d| - 1 per channel.
+    [0, 1], the output is ``2 |t - d| - 1`` per channel.
 
     Args:
       images: (N, H, W, 1) in [-1, 1].

@@ -18,7 +18,7 @@ def gaussian_mixture_log_prob(
 ) -> jax.Array:
     """Exact log-density of a mixture of isotropic Gaussians.
 
-    log p(x) = logsumexp_k [ log w_k - |x - mu_k|^2 / (2 s_k^2) - d log s_k - (d/2) log(2 pi) ].
+    ``log p(x) = logsumexp_k [ log w_k - |x - mu_k|^2 / (2 s_k^2) - d log s_k - (d/2) log(2 pi) ]``.
 
     Args:
       x: points, shape (..., d).

@@ -100,7 +100,7 @@ def _js(p, q, from_logits, normalization):
 
 
 def tv_distance(p, q, *, from_logits: bool = False, validate: bool = True) -> jax.Array:
-    """Total variation distance TV(P, Q) = 1/2 sum_x |p(x) - q(x)| = max_A |P(A) - Q(A)|.
+    """Total variation distance ``TV(P, Q) = 1/2 sum_x |p(x) - q(x)| = max_A |P(A) - Q(A)|``.
 
     Args:
       p, q: probability vectors (or logits) of one shape (..., num_categories).

@@ -71,11 +71,12 @@ def mode_coverage(
 
     Returns:
       A dict of arrays:
-        'modes_captured': number of modes with >= ``min_count`` high-quality samples;
-        'high_quality': fraction of the samples that are high quality, in [0, 1];
-        'reverse_kl': KL(Q || P), Q the high-quality samples' histogram over the modes
-          (+inf when no sample is high quality);
-        'counts': (K,) high-quality samples per mode.
+
+      - 'modes_captured': number of modes with >= ``min_count`` high-quality samples;
+      - 'high_quality': fraction of the samples that are high quality, in [0, 1];
+      - 'reverse_kl': KL(Q || P), Q the high-quality samples' histogram over the modes
+        (+inf when no sample is high quality);
+      - 'counts': (K,) high-quality samples per mode.
 
     References:
       Lin, Khetan, Fanti & Oh, "PacGAN", NeurIPS 2018, section 5.1 and Table 1;

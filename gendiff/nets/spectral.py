@@ -81,8 +81,9 @@ def spectral_refresh(model: nn.Module, *example_args, **example_kwargs) -> Calla
 
     Args:
       model: the critic module; its ``__call__`` takes ``update_stats``.
-      *example_args, **example_kwargs: inputs of the right shape (a batch of one, or of m for
-        a packed critic); their values are irrelevant.
+      *example_args: inputs of the right shape (a batch of one, or of m for a packed critic);
+        their values are irrelevant.
+      **example_kwargs: keyword inputs, likewise.
 
     Returns:
       ``refresh(variables) -> variables``; variables without a spectral collection come back

@@ -48,7 +48,7 @@ def critic_scores(
       z_a: (N, dim) embeddings of the first view.
       z_b: (M, dim) embeddings of the second view.
       temperature: tau > 0.
-      critic: "cosine" (sim = a.b / (|a| |b|)) or "dot" (sim = a.b).
+      critic: "cosine" (``sim = a.b / (|a| |b|)``) or "dot" (sim = a.b).
 
     Returns:
       Scores of shape (N, M).

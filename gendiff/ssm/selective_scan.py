@@ -107,6 +107,7 @@ def resolve_method(method: str, length: int, chunk: int = 64, backend: str | Non
         (one fused kernel per channel block, states never written to memory) is the candidate
         for GPUs but is never picked automatically: its speed has not been measured against
         these.
+
     ``'recompute'`` and ``'pallas'`` support reverse-mode differentiation only; ask for
     ``'sequential'`` explicitly for forward-mode (jvp) or higher-order derivatives.
 
@@ -194,7 +195,7 @@ def selective_scan(
         groups: group g serves channels g d/groups, ..., (g + 1) d/groups - 1.
       C: output vectors, shaped like B (its groups may differ from B's).
       D: optional skip connection (d,): y += D u.
-      z: optional gate (batch, length, d): y *= silu(z).
+      z: optional gate (batch, length, d): ``y *= silu(z)``.
       delta_bias: optional (d,) added to delta before the softplus.
       delta_softplus: apply softplus to delta.
       return_last_state: also return the final state h_{L-1}.

@@ -18,8 +18,8 @@ latent dimension j, so dimensions below lambda nats feel no pull towards the pri
 
 Function contract:
 
-- ``encode_fn(x) -> (mu, log_var)``, both (batch, *latent_shape);
-- ``decode_fn(z) -> params`` for z of shape (batch, *latent_shape), where ``params`` is what the
+- ``encode_fn(x) -> (mu, log_var)``, both ``(batch, *latent_shape)``;
+- ``decode_fn(z) -> params`` for z of shape ``(batch, *latent_shape)``, where ``params`` is what the
   likelihood's ``log_prob(x, params)`` expects (logits, a mean, or a (mean, log-scale) pair).
 
 Both take batches; with ``num_samples > 1`` they are ``vmap``-ed over the sample axis, so plain
@@ -50,7 +50,7 @@ class ElboTerms(NamedTuple):
       elbo: reconstruction - kl, shape (batch,).
       reconstruction: E_q[log p(x | z)], shape (batch,).
       kl: KL(q(z | x) || p(z)) (closed form or Monte Carlo), shape (batch,).
-      kl_per_dim: the KL per latent dimension, (batch, *latent_shape).
+      kl_per_dim: the KL per latent dimension, ``(batch, *latent_shape)``.
 
     Example:
       >>> from gendiff.vae import ElboTerms, Gaussian, elbo
@@ -117,11 +117,11 @@ def sample_terms(
       decode_fn: ``decode_fn(z) -> params``.
       likelihood: the decoder family.
       x: data, (batch, ...).
-      mu, log_var: the posterior, (batch, *latent_shape).
+      mu, log_var: the posterior, ``(batch, *latent_shape)``.
       eps: one standard normal draw per example, the shape of ``mu``.
 
     Returns:
-      ``(log_px_z, log_ratio)`` of shapes (batch,) and (batch, *latent_shape). The sum of the
+      ``(log_px_z, log_ratio)`` of shapes (batch,) and ``(batch, *latent_shape)``. The sum of the
       second over latent axes is the one-sample KL estimate; log_px_z - that sum is the log
       importance weight log p(x, z) - log q(z | x).
     """
@@ -151,7 +151,7 @@ def elbo(
 
     Args:
       key: PRNG key; draw j uses ``fold_in(key, j)``.
-      encode_fn: ``encode_fn(x) -> (mu, log_var)``, each (batch, *latent_shape).
+      encode_fn: ``encode_fn(x) -> (mu, log_var)``, each ``(batch, *latent_shape)``.
       decode_fn: ``decode_fn(z) -> params`` for ``likelihood.log_prob(x, params)``.
       x: data, (batch, ...), in the likelihood's support (checked when concrete).
       likelihood: the decoder family, e.g. ``Bernoulli()`` or ``Gaussian(variance=1.0)``.
@@ -212,13 +212,13 @@ def elbo_from_posterior(
       key: PRNG key; draw j uses ``fold_in(key, j)``.
       decode_fn: ``decode_fn(z) -> params``.
       x: data, (batch, ...).
-      mu, log_var: the posterior, (batch, *latent_shape).
+      mu, log_var: the posterior, ``(batch, *latent_shape)``.
       likelihood: the decoder family.
       num_samples: draws of z per example, >= 1.
       analytic_kl: closed-form KL (default) or Monte Carlo.
 
     Returns:
-      ``(terms, z)`` with z of shape (num_samples, batch, *latent_shape).
+      ``(terms, z)`` with z of shape ``(num_samples, batch, *latent_shape)``.
 
     Example:
       >>> from gendiff.vae.likelihoods import Gaussian

@@ -12,7 +12,7 @@ and its Monte Carlo estimate from draws z ~ q,
 
     KL(q || p) ~= 1/L sum_l [log q(z_l | x) - log p(z_l)].                               (3)
 
-Every function takes (batch, *latent_shape) arrays and treats all non-batch axes as latent
+Every function takes ``(batch, *latent_shape)`` arrays and treats all non-batch axes as latent
 dimensions, so flat (batch, dim) latents and spatial (batch, h, w, c) latents both work.
 """
 
@@ -35,7 +35,7 @@ def reparameterize(key: jax.Array, mu: jax.Array, log_var: jax.Array) -> jax.Arr
 
     Args:
       key: PRNG key.
-      mu: posterior means, (batch, *latent_shape).
+      mu: posterior means, ``(batch, *latent_shape)``.
       log_var: posterior log-variances, same shape.
 
     Returns:
@@ -78,7 +78,7 @@ def kl_to_standard_normal_per_dim(mu: jax.Array, log_var: jax.Array) -> jax.Arra
     Reuses :func:`gendiff.distributions.normal_kl` with the prior's mean 0 and log-variance 0.
 
     Args:
-      mu: posterior means, (batch, *latent_shape).
+      mu: posterior means, ``(batch, *latent_shape)``.
       log_var: posterior log-variances, same shape.
 
     Returns:
@@ -96,7 +96,7 @@ def kl_to_standard_normal(mu: jax.Array, log_var: jax.Array) -> jax.Array:
     """Closed-form KL(q(z | x) || N(0, I)) per example, eq. (2).
 
     Args:
-      mu: posterior means, (batch, *latent_shape).
+      mu: posterior means, ``(batch, *latent_shape)``.
       log_var: posterior log-variances, same shape.
 
     Returns:
@@ -119,7 +119,7 @@ def kl_sample_per_dim(z: jax.Array, mu: jax.Array, log_var: jax.Array) -> jax.Ar
 
     Args:
       z: a draw from q(z | x), the shape of ``mu``.
-      mu: posterior means, (batch, *latent_shape).
+      mu: posterior means, ``(batch, *latent_shape)``.
       log_var: posterior log-variances, same shape.
 
     Returns:
@@ -143,7 +143,7 @@ def kl_monte_carlo(
 
     Args:
       key: PRNG key.
-      mu: posterior means, (batch, *latent_shape).
+      mu: posterior means, ``(batch, *latent_shape)``.
       log_var: posterior log-variances, same shape.
       num_samples: L >= 1.
 
@@ -174,7 +174,7 @@ def active_units(mu: jax.Array, threshold: float = 1e-2) -> jax.Array:
     dimension whose mean ignores x carries no information (it has collapsed to the prior).
 
     Args:
-      mu: posterior means over a data set, (num_examples, *latent_shape), num_examples >= 2.
+      mu: posterior means over a data set, ``(num_examples, *latent_shape)``, num_examples >= 2.
       threshold: the variance below which a unit is inactive.
 
     Returns:

@@ -26,7 +26,7 @@ def mmd_to_prior(key: jax.Array, z: jax.Array, *, bandwidths=None) -> jax.Array:
 
     Args:
       key: PRNG key for the prior draws.
-      z: one draw from q(z | x) per example, (batch, *latent_shape), batch >= 2; flattened to
+      z: one draw from q(z | x) per example, ``(batch, *latent_shape)``, batch >= 2; flattened to
         (batch, dim) points.
       bandwidths: RBF widths for :func:`gendiff.metrics.mmd.mmd_rbf` (None: its median
         heuristic on the pooled sample).

@@ -105,7 +105,7 @@ def iwae_bound(
 
     Args:
       key: PRNG key.
-      encode_fn: ``encode_fn(x) -> (mu, log_var)``, each (batch, *latent_shape).
+      encode_fn: ``encode_fn(x) -> (mu, log_var)``, each ``(batch, *latent_shape)``.
       decode_fn: ``decode_fn(z) -> params`` for ``likelihood.log_prob(x, params)``.
       x: data, (batch, ...).
       num_samples: k >= 1 (k = 1 is the ELBO with Monte Carlo KL).
