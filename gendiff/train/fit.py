@@ -21,7 +21,7 @@ from typing import Any
 import jax
 import numpy as np
 from jax.sharding import Mesh
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the terminal bar: fit draws one only on a terminal
 
 from gendiff.data.sources import BatchSource
 from gendiff.train.checkpoint import Checkpointer
