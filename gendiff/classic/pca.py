@@ -153,7 +153,9 @@ def ppca(x: jax.Array, num_components: int, *, ddof: int = 0) -> PPCAParams:
     n, d = x.shape
     _checks.check_num_components("num_components", num_components, n, d)
     if num_components >= d:
-        raise ValueError(f"num_components must be < d = {d} for a noise variance, got {num_components}.")
+        raise ValueError(
+            f"num_components must be < d = {d} for a noise variance, got {num_components}."
+        )
     if ddof not in (0, 1):
         raise ValueError(f"ddof must be 0 or 1, got {ddof}.")
     _checks.check_finite("x", x)

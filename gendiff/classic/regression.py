@@ -155,8 +155,9 @@ def lasso(
     _checks.check_positive("alpha", alpha)
     _checks.check_iters("num_iters", num_iters)
     Xc, yc, x_mean, y_mean = _prepare(X, y, fit_intercept, y_ndim=(1,))
-    coef = _lasso_cd(Xc, yc, jnp.asarray(alpha, Xc.dtype), jnp.asarray(tol, Xc.dtype),
-                     num_iters=num_iters)
+    coef = _lasso_cd(
+        Xc, yc, jnp.asarray(alpha, Xc.dtype), jnp.asarray(tol, Xc.dtype), num_iters=num_iters
+    )
     return _finish(coef, x_mean, y_mean)
 
 

@@ -22,6 +22,8 @@ a renaming plus transposes. Weights are never downloaded: see that module.
 
 from __future__ import annotations
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -260,12 +262,8 @@ class FIDInceptionV3(nn.Module):
     """Inception-v3 of pytorch-fid: images in [0, 1] -> (pool3 (n, 2048), logits (n, 1008)).
 
     Images (n, H, W, 3) of any size are resized to 299x299 and scaled to [-1, 1] inside.
-    ``logits`` are pool3 @ W + b; ``logits_unbiased`` (pool3 @ W, the quantity of the original
-    Inception Score code and torch-fidelity's default) is returned instead when
-    ``unbiased_logits=True``. Variables: 'params' and 'batch_stats' (BatchNorm mean and var).
-
-    Attributes:
-      unbiased_logits: drop the dense layer's bias from the logits.
+    ``logits`` are pool3 @ W + b (the dense layer of the checkpoint, bias included). Variables:
+    'params' and 'batch_stats' (BatchNorm mean and var).
 
     Example:
       >>> model = FIDInceptionV3()
@@ -274,8 +272,6 @@ class FIDInceptionV3(nn.Module):
       >>> pool3.shape, logits.shape
       ((2, 2048), (2, 1008))
     """
-
-    unbiased_logits: bool = False
 
     @nn.compact
     def __call__(self, images: jax.Array, *, return_blocks: bool = False):
@@ -309,10 +305,7 @@ class FIDInceptionV3(nn.Module):
         for name, layer in layers:
             blocks[name] = x = layer(x)
         pool3 = jnp.mean(x, axis=(1, 2))
-        dense = nn.Dense(NUM_LOGITS, name="fc")
-        logits = dense(pool3)
-        if self.unbiased_logits:
-            logits = logits - dense.variables["params"]["bias"]
+        logits = nn.Dense(NUM_LOGITS, name="fc")(pool3)
         if return_blocks:
             return pool3, logits, blocks
         return pool3, logits
@@ -320,6 +313,14 @@ class FIDInceptionV3(nn.Module):
 
 MIXED_6_NAMES = ("Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e")
 MIXED_6_WIDTHS = (128, 160, 160, 192)
+
+
+@functools.cache
+def _variable_shapes() -> tuple:
+    tree = jax.eval_shape(
+        FIDInceptionV3().init, jax.random.key(0), jax.ShapeDtypeStruct((1, 8, 8, 3), jnp.float32)
+    )
+    return tuple((name, tuple(leaf.shape)) for name, leaf in sorted(flatten(tree).items()))
 
 
 def variable_shapes() -> dict[str, tuple[int, ...]]:
@@ -331,11 +332,10 @@ def variable_shapes() -> dict[str, tuple[int, ...]]:
       ((3, 3, 3, 32), (2048, 1008))
       >>> sum(int(np.prod(s)) for k, s in shapes.items() if k.startswith("params/"))
       23850960
+
+    (torchvision's 27,161,264 without the 3,326,696 of AuxLogits, plus 8 logits of 2049 weights.)
     """
-    tree = jax.eval_shape(
-        FIDInceptionV3().init, jax.random.key(0), jax.ShapeDtypeStruct((1, 8, 8, 3), jnp.float32)
-    )
-    return {name: tuple(leaf.shape) for name, leaf in sorted(flatten(tree).items())}
+    return dict(_variable_shapes())
 
 
 def flatten(tree, prefix: str = "") -> dict:
