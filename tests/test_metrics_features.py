@@ -170,3 +170,56 @@ def test_bad_metric_arguments():
         inception_score(x, splits=11)
     with pytest.raises(ValueError, match=r"k must be in \[1, num_samples - 1 = 9\]"):
         knn_radii(x, k=10)
+
+
+# ----------------------------------------------------------------------------- the scorer
+
+
+def test_sample_scorer_adds_inception_figures_with_baselines():
+    import jax
+
+    from gendiff.eval import SampleScorer
+
+    rng = np.random.default_rng(5)
+    projection = rng.normal(size=(4 * 4 * 3, 24))
+    seen_channels = []
+
+    def fake_inception(images):  # (pool3, logits): a fixed random projection, for the wiring
+        seen_channels.append(images.shape[-1])
+        flat = np.asarray(images, np.float64).reshape(len(images), -1)
+        return np.tanh(flat @ projection), flat[:, :5]
+
+    real = np.tanh(rng.normal(size=(200, 4, 4, 1)) * 0.3 + 0.2)  # grayscale in [-1, 1]
+    features = lambda x: np.asarray(x).reshape(len(x), -1)
+    scorer = SampleScorer(
+        jax.random.key(0),
+        real[:100],
+        real[100:],
+        features=features,
+        num_samples=50,
+        inception=fake_inception,
+    )
+    figures = scorer(real[100:150])
+    for name in ("fid", "is", "kid", "precision", "recall"):
+        assert {name, f"{name}_floor", f"{name}_noise"} <= set(figures), name
+    assert set(seen_channels) == {3}  # grayscale repeated to RGB
+    # Real rows score like the floor and far from the noise.
+    assert figures["fid"] < 0.5 * figures["fid_noise"]
+    assert figures["precision"] > figures["precision_noise"]
+    # The given reference statistics are what FID is measured against.
+    mu, sigma = evaluation.fid_statistics(fake_inception(np.repeat(real[100:150], 3, -1))[0])
+    scorer = SampleScorer(
+        jax.random.key(0),
+        real[:100],
+        real[100:],
+        features=features,
+        num_samples=50,
+        inception=fake_inception,
+        inception_reference_statistics=(mu, sigma),
+    )
+    assert scorer(real[100:150])["fid"] < 1e-6
+    with pytest.raises(ValueError, match="1 or 3 channels"):
+        points = real.reshape(200, -1)
+        SampleScorer(
+            jax.random.key(0), points[:100], points[100:], num_samples=50, inception=fake_inception
+        )

@@ -59,6 +59,10 @@ def base() -> ml_collections.ConfigDict:
     c.eval.sample_batch = 1000
     c.eval.vlb_batch = 400
     c.eval.vlb_examples = 0  # 0 = the whole test split
+    # Paper-comparable fid/is/kid/precision/recall: a local Inception-v3 weights file (.npz, or
+    # pytorch-fid's pt_inception-2015-12-05-6726825d.pth; nothing is downloaded); empty = off.
+    c.eval.inception_weights = ""
+    c.eval.inception_reference = ""  # .npz of mu, sigma FID is measured against; empty = test split
 
     c.distributed = distributed()
     return c
