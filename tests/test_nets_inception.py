@@ -402,12 +402,107 @@ def test_wrong_shapes_name_the_first_mismatching_parameter(tmp_path):
 @pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
 def test_reads_files_written_by_torch_save(tmp_path, zip_format):
     torch = pytest.importorskip("torch")
-    state = random_state_dict(1)
-    tensors = {k: torch.from_numpy(v) for k, v in state.items()}
-    tensors["Mixed_5b.branch1x1.conv.weight"] = tensors["Mixed_5b.branch1x1.conv.weight"][:, :, :1]
-    tensors["fc.weight"] = torch.from_numpy(state["fc.bias"][:, None].repeat(3, 1)).t()  # strided
+    base = torch.arange(10, dtype=torch.float32)
+    tensors = {
+        "offset_view": base[3:],  # storage offset 3
+        "shared": base,  # the same storage again
+        "transposed": torch.randn(3, 4, dtype=torch.float64).t(),  # strides (1, 4)
+        "int64": torch.tensor(7),
+        "half": torch.randn(2, 3).half(),
+        "bfloat16": torch.randn(5).bfloat16(),
+        "empty": torch.zeros(0, 3),
+    }
     path = os.path.join(tmp_path, "t.pth")
     torch.save(tensors, path, _use_new_zipfile_serialization=zip_format)
     read = read_state_dict(path)
+    assert list(read) == list(tensors)
     for name, value in tensors.items():
-        np.testing.assert_array_equal(read[name], value.numpy(), err_msg=name)
+        expected = value.float().numpy() if name == "bfloat16" else value.numpy()
+        assert read[name].shape == tuple(value.shape), name
+        np.testing.assert_array_equal(read[name].astype(expected.dtype), expected, err_msg=name)
+    torch.save({"f": torch.nn.Linear(2, 2)}, path)  # a module: refused, not unpickled
+    with pytest.raises(ValueError, match="refusing to load the global torch.nn"):
+        read_state_dict(path)
+
+
+# ----------------------------------------------------------------------------- optional: PyTorch
+
+
+def torch_forward(torch, v, images):
+    """pool3 of pytorch-fid's network built from torch ops (skipped when PyTorch is absent)."""
+    F = torch.nn.functional
+    t = lambda a: torch.from_numpy(np.asarray(a, np.float64))
+
+    def conv(p, x, stride=1, pad=0):
+        prm, st = p
+        w = t(prm["conv"]["kernel"]).permute(3, 2, 0, 1)  # (out, in, kh, kw)
+        x = F.conv2d(x, w, stride=stride, padding=pad)
+        bn = (t(st["bn"]["mean"]), t(st["bn"]["var"]), t(prm["bn"]["scale"]), t(prm["bn"]["bias"]))
+        return F.relu(F.batch_norm(x, bn[0], bn[1], bn[2], bn[3], training=False, eps=1e-3))
+
+    def block(name):
+        prm, st = v["params"][name], v["batch_stats"][name]
+        return lambda branch, x, **kw: conv((prm[branch], st[branch]), x, **kw)
+
+    avg = lambda x: F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+    cat = lambda *xs: torch.cat(xs, dim=1)
+    x = t(images).permute(0, 3, 1, 2)
+    x = 2.0 * F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False) - 1.0
+    stem = lambda name, x, **kw: conv((v["params"][name], v["batch_stats"][name]), x, **kw)
+    x = stem("Conv2d_2a_3x3", stem("Conv2d_1a_3x3", x, stride=2))
+    x = F.max_pool2d(stem("Conv2d_2b_3x3", x, pad=1), 3, 2)
+    x = F.max_pool2d(stem("Conv2d_4a_3x3", stem("Conv2d_3b_1x1", x)), 3, 2)
+    for name in ("Mixed_5b", "Mixed_5c", "Mixed_5d"):
+        c = block(name)
+        x = cat(
+            c("branch1x1", x),
+            c("branch5x5_2", c("branch5x5_1", x), pad=2),
+            c("branch3x3dbl_3", c("branch3x3dbl_2", c("branch3x3dbl_1", x), pad=1), pad=1),
+            c("branch_pool", avg(x)),
+        )
+    c = block("Mixed_6a")
+    x = cat(
+        c("branch3x3", x, stride=2),
+        c("branch3x3dbl_3", c("branch3x3dbl_2", c("branch3x3dbl_1", x), pad=1), stride=2),
+        F.max_pool2d(x, 3, 2),
+    )
+    for name in ("Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e"):
+        c = block(name)
+        b7 = c("branch7x7_3", c("branch7x7_2", c("branch7x7_1", x), pad=(0, 3)), pad=(3, 0))
+        bd = c("branch7x7dbl_2", c("branch7x7dbl_1", x), pad=(3, 0))
+        bd = c("branch7x7dbl_4", c("branch7x7dbl_3", bd, pad=(0, 3)), pad=(3, 0))
+        bd = c("branch7x7dbl_5", bd, pad=(0, 3))
+        x = cat(c("branch1x1", x), b7, bd, c("branch_pool", avg(x)))
+    c = block("Mixed_7a")
+    b7 = c("branch7x7x3_3", c("branch7x7x3_2", c("branch7x7x3_1", x), pad=(0, 3)), pad=(3, 0))
+    x = cat(
+        c("branch3x3_2", c("branch3x3_1", x), stride=2),
+        c("branch7x7x3_4", b7, stride=2),
+        F.max_pool2d(x, 3, 2),
+    )
+    for name, pool in (("Mixed_7b", avg), ("Mixed_7c", lambda y: F.max_pool2d(y, 3, 1, 1))):
+        c = block(name)
+        b3 = c("branch3x3_1", x)
+        bd = c("branch3x3dbl_2", c("branch3x3dbl_1", x), pad=1)
+        x = cat(
+            c("branch1x1", x),
+            c("branch3x3_2a", b3, pad=(0, 1)),
+            c("branch3x3_2b", b3, pad=(1, 0)),
+            c("branch3x3dbl_3a", bd, pad=(0, 1)),
+            c("branch3x3dbl_3b", bd, pad=(1, 0)),
+            c("branch_pool", pool(x)),
+        )
+    return x.mean(dim=(2, 3)).numpy()
+
+
+@pytest.mark.skipif(
+    __import__("importlib").util.find_spec("torch") is None, reason="PyTorch is not installed"
+)
+def test_pool_features_match_pytorch_ops(variables):
+    torch = pytest.importorskip("torch")
+    images = np.random.default_rng(1).uniform(size=(2, 40, 52, 3)).astype(np.float32)
+    pool3, _ = jax.jit(FIDInceptionV3().apply)(variables, images)
+    expected = torch_forward(torch, variables, images)
+    error = relative_errors(pool3, expected)
+    print(f"pool3 vs PyTorch ops (float64): {error[0]:.1e} elementwise, {error[1]:.1e} of max")
+    assert error[0] < 1e-4, error

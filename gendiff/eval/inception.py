@@ -10,8 +10,8 @@ then resizes to 299x299 bilinearly and maps to [-1, 1] inside. Generated float s
 quantised to 8 bits first; clean-fid documents that quantisation and resizing change FID, so
 compare only numbers computed with the same conversion.
 
-Features are computed in fixed batches with the batch split over all devices of the mesh (data
-parallel, replicated weights); the statistics are computed on the host in float64.
+Features are computed in fixed batches with the batch split over the process's local devices
+(data parallel, replicated weights); the statistics are computed on the host in float64.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ class InceptionFeatures:
             variables = load_inception_variables(variables)
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
-        devices = jax.devices()
+        devices = jax.local_devices()  # each process featurises the images it is given
         self.batch_size = -(-int(batch_size) // len(devices)) * len(devices)
         mesh = jax.sharding.Mesh(np.asarray(devices), ("data",))
         self._batch_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
