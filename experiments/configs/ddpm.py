@@ -120,6 +120,10 @@ def cifar10() -> ml_collections.ConfigDict:
     c.eval.sample_batch = 500
     c.eval.vlb_batch = 200
     c.eval.vlb_examples = 1000
+    # FID as papers report it: --config.eval.inception_weights=pt_inception-...pth and training-set
+    # statistics made once with `python -m gendiff.eval.inception --weights ... --dataset cifar10
+    # --split train --out cifar10_train_stats.npz`, passed as --config.eval.inception_reference.
+    # Papers use 50,000 samples (--config.eval.num_samples=50000).
     return c
 
 

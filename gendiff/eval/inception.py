@@ -239,3 +239,34 @@ def image_metrics(
         "precision": precision,
         "recall": recall,
     }
+
+
+def _main(argv: list[str] | None = None) -> None:
+    """Writes the FID statistics (mu, sigma) of a dataset split to an .npz (see the usage)."""
+    import argparse
+
+    from gendiff import data
+
+    parser = argparse.ArgumentParser(
+        description="FID reference statistics of a dataset split, e.g. for "
+        "--config.eval.inception_reference. Usage: python -m gendiff.eval.inception "
+        "--weights pt_inception-2015-12-05-6726825d.pth --dataset cifar10 --split train "
+        "--out cifar10_train_stats.npz"
+    )
+    parser.add_argument("--weights", required=True, help="local .npz or pytorch-fid .pth")
+    parser.add_argument("--dataset", required=True, help="a gendiff.data name")
+    parser.add_argument("--split", default="train")
+    parser.add_argument("--data_dir", default=None)
+    parser.add_argument("--out", required=True, help="output .npz (mu, sigma)")
+    parser.add_argument("--batch", type=int, default=64)
+    args = parser.parse_args(argv)
+    images = data.load(args.dataset, args.split, args.data_dir).images
+    if images.shape[-1] == 1:  # grayscale -> RGB, as in SampleScorer
+        images = np.repeat(images, 3, axis=-1)
+    pool3, _ = InceptionFeatures(args.weights, args.batch)(images)
+    save_reference_statistics(args.out, *fid_statistics(pool3))
+    print(f"wrote {args.out}: statistics of {len(pool3)} images of {args.dataset}/{args.split}")
+
+
+if __name__ == "__main__":
+    _main()
