@@ -232,5 +232,8 @@ def read_state_dict(path: str) -> dict[str, np.ndarray]:
     for name, value in obj.items():
         if not isinstance(value, _Tensor):
             raise ValueError(f"{path}: entry {name!r} is a {type(value).__name__}, not a tensor.")
-        state[str(name)] = value.to_numpy()
+        try:
+            state[str(name)] = value.to_numpy()
+        except (AttributeError, TypeError, IndexError) as error:  # a tampered tensor record
+            raise ValueError(f"{path}: entry {name!r} is not a valid tensor ({error}).") from error
     return state
