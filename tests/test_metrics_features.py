@@ -223,3 +223,25 @@ def test_sample_scorer_adds_inception_figures_with_baselines():
         SampleScorer(
             jax.random.key(0), points[:100], points[100:], num_samples=50, inception=fake_inception
         )
+
+
+def test_inception_features_batches_pads_and_converts():
+    import jax
+    import jax.numpy as jnp
+
+    extractor = evaluation.InceptionFeatures({"params": {}}, batch_size=4)
+
+    def fake_apply(variables, x):  # per-image figures that reveal order, padding and range
+        del variables
+        pool3 = jnp.tile(jnp.mean(x, axis=(1, 2)), (1, 2048 // 3 + 1))[:, :2048]
+        return pool3, jnp.tile(jnp.max(x, axis=(1, 2, 3))[:, None], (1, 1008))
+
+    extractor._apply = jax.jit(fake_apply)
+    images = np.random.default_rng(6).integers(0, 256, (10, 5, 6, 3), dtype=np.uint8)
+    pool3, logits = extractor(images)  # batches of 4, 4 and 2 (padded to 4)
+    unit = images.astype(np.float64) / 255.0
+    assert pool3.shape == (10, 2048) and logits.shape == (10, 1008)
+    np.testing.assert_allclose(pool3[:, :3], unit.mean(axis=(1, 2)), rtol=1e-6)
+    np.testing.assert_allclose(logits[:, 0], unit.max(axis=(1, 2, 3)), rtol=1e-6)
+    floats = images.astype(np.float32) / 127.5 - 1.0  # the same images in [-1, 1]
+    np.testing.assert_allclose(extractor(floats)[0], pool3, atol=1e-6)
