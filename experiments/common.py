@@ -327,15 +327,24 @@ def sample_scorer(
     workdir: str,
     num_samples: int = evaluation.NUM_SAMPLES,
     extractor: evaluation.DigitsFeatureExtractor | None = None,
+    inception_weights: str = "",
+    inception_reference: str = "",
 ) -> evaluation.SampleScorer:
     """The :class:`gendiff.eval.SampleScorer` of a dataset: samples against the test split,
     floor from the train split; images in the features of ``extractor`` (by default
     :func:`feature_classifier`; 'fd_digits' on the digits, 'fd_classifier' elsewhere), whose
-    logits also give the accuracy of class-conditional samples."""
+    logits also give the accuracy of class-conditional samples. With ``inception_weights`` (a
+    local .npz or pytorch-fid .pth; empty = off) images also get fid, is, kid, precision and
+    recall in Inception-v3 features, FID against ``inception_reference`` (an .npz of mu and
+    sigma, e.g. training-set statistics; empty = the test split's statistics)."""
     if len(test.example_shape) != 3:
         return evaluation.SampleScorer(key, test.images, train.images, num_samples=num_samples)
     if extractor is None:
         extractor = feature_classifier(workdir, train, test)
+    inception = evaluation.InceptionFeatures(inception_weights) if inception_weights else None
+    statistics = None
+    if inception_weights and inception_reference:
+        statistics = evaluation.load_reference_statistics(inception_reference)
     return evaluation.SampleScorer(
         key,
         test.images,
@@ -344,6 +353,8 @@ def sample_scorer(
         metric="fd_digits" if train.name == "digits" else "fd_classifier",
         classifier=extractor.logits,
         num_samples=num_samples,
+        inception=inception,
+        inception_reference_statistics=statistics,
     )
 
 
@@ -353,8 +364,13 @@ def sample_quality(
     train: data.ArrayDataset,
     test: data.ArrayDataset,
     workdir: str,
+    inception_weights: str = "",
+    inception_reference: str = "",
 ) -> dict[str, float]:
     """Every figure of :func:`sample_scorer` for ``samples``, with its floor and noise values.
+
+    ``inception_weights`` and ``inception_reference`` (``config.eval.inception_weights`` and
+    ``config.eval.inception_reference``; empty = off) add the Inception-v3 figures to images.
 
     All the samples are scored, and the floor and noise sets have as many rows: experiments
     draw ``config.eval.num_samples`` samples, :data:`gendiff.eval.NUM_SAMPLES` in every
@@ -364,7 +380,9 @@ def sample_quality(
     if samples.ndim != 4:
         return sample_scorer(key, train, test, workdir, num_samples=len(samples))(samples)
     extractor = feature_classifier(workdir, train, test)
-    scorer = sample_scorer(key, train, test, workdir, len(samples), extractor)
+    scorer = sample_scorer(
+        key, train, test, workdir, len(samples), extractor, inception_weights, inception_reference
+    )
     return {
         **scorer(samples),
         "feature_classifier_test_accuracy": extractor.meta["test_accuracy"],
@@ -404,7 +422,15 @@ def finish_run(
         "train_loss": last.get("loss"),
         "num_steps": int(state.step),
         "num_params": num_params(state.ema_params),
-        **sample_quality(eval_key, samples, train_ds, test_ds, workdir),
+        **sample_quality(
+            eval_key,
+            samples,
+            train_ds,
+            test_ds,
+            workdir,
+            inception_weights=config.eval.get("inception_weights", ""),
+            inception_reference=config.eval.get("inception_reference", ""),
+        ),
         **extra_metrics,
     }
     result["wall_s"] = time.time() - start

@@ -59,6 +59,10 @@ def base() -> ml_collections.ConfigDict:
     c.eval.sample_batch = 1000
     c.eval.vlb_batch = 400
     c.eval.vlb_examples = 0  # 0 = the whole test split
+    # Paper-comparable fid/is/kid/precision/recall: a local Inception-v3 weights file (.npz, or
+    # pytorch-fid's pt_inception-2015-12-05-6726825d.pth; nothing is downloaded); empty = off.
+    c.eval.inception_weights = ""
+    c.eval.inception_reference = ""  # .npz of mu, sigma FID is measured against; empty = test split
 
     c.distributed = distributed()
     return c
@@ -116,6 +120,10 @@ def cifar10() -> ml_collections.ConfigDict:
     c.eval.sample_batch = 500
     c.eval.vlb_batch = 200
     c.eval.vlb_examples = 1000
+    # FID as papers report it: --config.eval.inception_weights=pt_inception-...pth and training-set
+    # statistics made once with `python -m gendiff.eval.inception --weights ... --dataset cifar10
+    # --split train --out cifar10_train_stats.npz`, passed as --config.eval.inception_reference.
+    # Papers use 50,000 samples (--config.eval.num_samples=50000).
     return c
 
 

@@ -105,6 +105,8 @@ def base() -> ml_collections.ConfigDict:
     c.eval.sample_batch = 2500
     c.eval.use_ema = True  # sample from the EMA of the generator
     c.eval.num_std = 3.0  # high quality: within 3 stds of the nearest mode
+    c.eval.inception_weights = ""  # local Inception-v3 weights: adds fid, is, kid, ...
+    c.eval.inception_reference = ""  # .npz of mu, sigma for FID; empty = the test split
 
     c.distributed = distributed()
     return c

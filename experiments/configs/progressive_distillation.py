@@ -73,6 +73,8 @@ def base() -> ml_collections.ConfigDict:
     c.eval = ml_collections.ConfigDict()
     c.eval.num_samples = NUM_SAMPLES  # behind every headline figure, in every experiment
     c.eval.sample_batch = 500
+    c.eval.inception_weights = ""  # local Inception-v3 weights: adds fid, is, kid, ...
+    c.eval.inception_reference = ""  # .npz of mu, sigma for FID; empty = the test split
 
     c.distributed = distributed()
     return c

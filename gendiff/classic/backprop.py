@@ -65,7 +65,11 @@ def _activations(num_layers, activation, output_activation):
 
 
 def mlp_forward(
-    params: Params, x: jax.Array, *, activation: str = "sigmoid", output_activation: str = "identity"
+    params: Params,
+    x: jax.Array,
+    *,
+    activation: str = "sigmoid",
+    output_activation: str = "identity",
 ) -> jax.Array:
     """The network's output a^L for inputs x of shape (n, d_0).
 
@@ -160,15 +164,23 @@ def mlp_train(
     _checks.check_positive("learning_rate", learning_rate)
     _checks.check_iters("num_steps", num_steps)
     _activations(len(params), activation, output_activation)
-    return _train(params, x, y, jnp.asarray(learning_rate, x.dtype), num_steps=num_steps,
-                  activation=activation, output_activation=output_activation)
+    return _train(
+        params,
+        x,
+        y,
+        jnp.asarray(learning_rate, x.dtype),
+        num_steps=num_steps,
+        activation=activation,
+        output_activation=output_activation,
+    )
 
 
 @functools.partial(jax.jit, static_argnames=("num_steps", "activation", "output_activation"))
 def _train(params, x, y, eta, *, num_steps, activation, output_activation):
     def step(params, _):
-        cost, grads = mlp_backprop(params, x, y, activation=activation,
-                                   output_activation=output_activation)
+        cost, grads = mlp_backprop(
+            params, x, y, activation=activation, output_activation=output_activation
+        )
         return jax.tree.map(lambda p, g: p - eta * g, params, grads), cost
 
     return jax.lax.scan(step, params, None, length=num_steps)

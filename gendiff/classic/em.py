@@ -141,7 +141,11 @@ def _check_initial(init, x, k, covariance_type):
         raise ValueError("init must be a string or a tuple (weights, means, precisions).")
     d = x.shape[1]
     arrays = tuple(jnp.asarray(a, x.dtype) for a in init)
-    shapes = {"weights": (k,), "means": (k, d), "precisions": covariance_shape(covariance_type, k, d)}
+    shapes = {
+        "weights": (k,),
+        "means": (k, d),
+        "precisions": covariance_shape(covariance_type, k, d),
+    }
     for (name, shape), a in zip(shapes.items(), arrays):
         if a.shape != shape:
             raise ValueError(f"initial {name} must have shape {shape}, got {a.shape}.")
@@ -240,23 +244,58 @@ def gmm_em(
         raise ValueError(f"tol must be >= 0, got {tol}.")
     _checks.check_finite("x", x)
     w = _weights(sample_weight, x)
-    init_name, init_arrays = (init, None) if isinstance(init, str) else (
-        "given", _check_initial(init, x, num_components, covariance_type))
+    init_name, init_arrays = (
+        (init, None)
+        if isinstance(init, str)
+        else ("given", _check_initial(init, x, num_components, covariance_type))
+    )
     return _gmm_em(
-        key, x, w, init_arrays, jnp.asarray(tol, x.dtype), jnp.asarray(reg_covar, x.dtype),
-        jnp.asarray(learning_rate, x.dtype), init_name=init_name, k=num_components, covariance_type=covariance_type,
-        num_iters=num_iters, m_step=m_step, num_gradient_steps=num_gradient_steps,
+        key,
+        x,
+        w,
+        init_arrays,
+        jnp.asarray(tol, x.dtype),
+        jnp.asarray(reg_covar, x.dtype),
+        jnp.asarray(learning_rate, x.dtype),
+        init_name=init_name,
+        k=num_components,
+        covariance_type=covariance_type,
+        num_iters=num_iters,
+        m_step=m_step,
+        num_gradient_steps=num_gradient_steps,
         fixed=fixed,
     )
 
 
 @functools.partial(
     jax.jit,
-    static_argnames=("init_name", "k", "covariance_type", "num_iters", "m_step", "num_gradient_steps",
-                     "fixed"),
+    static_argnames=(
+        "init_name",
+        "k",
+        "covariance_type",
+        "num_iters",
+        "m_step",
+        "num_gradient_steps",
+        "fixed",
+    ),
 )
-def _gmm_em(key, x, w, init_arrays, tol, reg_covar, learning_rate, *, init_name, k,
-            covariance_type, num_iters, m_step, num_gradient_steps, fixed=()):
+def _gmm_em(
+    key,
+    x,
+    w,
+    init_arrays,
+    tol,
+    reg_covar,
+    learning_rate,
+    *,
+    init_name,
+    k,
+    covariance_type,
+    num_iters,
+    m_step,
+    num_gradient_steps,
+    fixed=(),
+):
     init = init_name if init_arrays is None else init_arrays
     params = _initial_params(key, x, w, k, covariance_type, init, reg_covar)
     initial = params

@@ -233,4 +233,6 @@ def gaussian_statistics(
         if covariance_type == "spherical":
             cov = jnp.mean(cov, 1)
     weights = nk / jnp.sum(nk)
-    return GMMParams(weights, means, cov, precisions_cholesky_from_covariances(cov, covariance_type))
+    return GMMParams(
+        weights, means, cov, precisions_cholesky_from_covariances(cov, covariance_type)
+    )

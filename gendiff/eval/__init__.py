@@ -4,6 +4,9 @@
   features, SWD and MMD, classifier accuracy), always with its floor and noise values.
 - ``digits_fd``: the FD-digits feature classifier, trained through ``gendiff.train.fit``
   and cached (:func:`load_or_train`, :class:`DigitsFeatureExtractor`, :func:`fd_digits`).
+- ``inception``: paper-comparable FID, Inception Score, KID and precision/recall on
+  pytorch-fid's Inception-v3 with local weights (:class:`InceptionFeatures`, :func:`image_metrics`,
+  reference statistics in .npz).
 - ``images``: PNG grids of images and scatter plots of points (matplotlib, imported lazily).
 - ``io``: the one atomic file writer, which writes on process 0 only.
 - ``probe``: the one linear-probe protocol for representation learners (:func:`linear_probe`),
@@ -29,6 +32,12 @@ _EXPORTS = {
     "DigitsFeatureExtractor": "digits_fd",
     "fd_digits": "digits_fd",
     "load_or_train": "digits_fd",
+    "InceptionFeatures": "inception",
+    "fid_statistics": "inception",
+    "image_metrics": "inception",
+    "load_reference_statistics": "inception",
+    "save_reference_statistics": "inception",
+    "to_unit_range": "inception",
     "grid_image_size": "images",
     "save_figure": "images",
     "save_image_grid": "images",
@@ -47,6 +56,12 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "InceptionFeatures",
+    "fid_statistics",
+    "image_metrics",
+    "load_reference_statistics",
+    "save_reference_statistics",
+    "to_unit_range",
     "NUM_SAMPLES",
     "ClassifierConfig",
     "DigitsFeatureExtractor",
@@ -90,6 +105,14 @@ if TYPE_CHECKING:
         load_or_train,
     )
     from gendiff.eval.images import grid_image_size, save_figure, save_image_grid, save_scatter
+    from gendiff.eval.inception import (
+        InceptionFeatures,
+        fid_statistics,
+        image_metrics,
+        load_reference_statistics,
+        save_reference_statistics,
+        to_unit_range,
+    )
     from gendiff.eval.io import write_atomically, write_bytes, write_json
     from gendiff.eval.probe import (
         LogisticRegression,

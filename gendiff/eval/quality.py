@@ -16,6 +16,11 @@ the sliced Wasserstein distance and the unbiased RBF MMD^2, and class-conditiona
 by the accuracy of an independent classifier on their intended labels.
 
 Headline figures use :data:`NUM_SAMPLES` rows, so that they compare across experiments.
+
+With ``inception=`` (an :class:`gendiff.eval.InceptionFeatures` built from local weights) images
+also get the paper-comparable figures of :func:`gendiff.eval.image_metrics` (fid, is, kid,
+precision, recall, with their floor and noise values) in pytorch-fid's Inception-v3 features;
+single-channel images are repeated to RGB first. Papers use 50,000 samples for FID.
 """
 
 from __future__ import annotations
@@ -58,6 +63,11 @@ class SampleScorer:
       classifier: optional ``classifier(images) -> (n, num_classes)`` logits, independent of
         the generator, for the accuracy of class-conditional samples.
       num_samples: rows behind every figure; :data:`NUM_SAMPLES` for headline figures.
+      inception: optional ``inception(images) -> (pool3, logits)`` for images, e.g.
+        :class:`gendiff.eval.InceptionFeatures`; adds fid, is, is_std, kid, kid_std, precision
+        and recall (and their floor and noise values).
+      inception_reference_statistics: optional (mu, sigma) of pool3 features FID is measured
+        against (e.g. training-set statistics); by default those of ``reference``.
 
     Example:
       >>> import jax, numpy as np
@@ -79,6 +89,8 @@ class SampleScorer:
         metric: str = "fd_classifier",
         classifier: Callable[[np.ndarray], np.ndarray] | None = None,
         num_samples: int = NUM_SAMPLES,
+        inception: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+        inception_reference_statistics: tuple[np.ndarray, np.ndarray] | None = None,
     ):
         reference = np.asarray(reference, np.float32)
         floor_pool = np.asarray(floor_pool, np.float32)
@@ -109,6 +121,14 @@ class SampleScorer:
         self.num_samples = int(num_samples)
         self.metric = metric if self.is_images else "swd"
         self._features, self._classifier = features, classifier
+        if inception is not None and not (self.is_images and reference.shape[-1] in (1, 3)):
+            raise ValueError(
+                "inception= needs images with 1 or 3 channels (num_images, H, W, C), got "
+                f"reference of shape {reference.shape}."
+            )
+        self._inception = inception
+        self._inception_statistics = inception_reference_statistics
+        self._inception_reference = None
         # Keys folded with tags rather than split: a scorer built with the key that drew the
         # data (say key(0) for both) must not pick its floor rows with that data's own draws.
         floor_key, noise_key, self._swd_key = (jax.random.fold_in(key, tag) for tag in (1, 2, 3))
@@ -144,11 +164,32 @@ class SampleScorer:
             if self._reference_stats is None:
                 self._reference_stats = gaussian_statistics(self._features(self.reference))
             stats = gaussian_statistics(self._features(x))
-            return {self.metric: frechet_distance(*stats, *self._reference_stats)}
+            figures = {self.metric: frechet_distance(*stats, *self._reference_stats)}
+            if self._inception is not None:
+                figures.update(self._inception_figures(x))
+            return figures
         return {
             "swd": float(sliced_wasserstein(self._swd_key, x, self.reference)),
             "mmd": float(mmd_rbf(x, self.reference)),
         }
+
+    def _inception_features(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if images.shape[-1] == 1:  # grayscale -> RGB, as pytorch-fid and torch-fidelity do
+            images = np.repeat(images, 3, axis=-1)
+        return self._inception(images)
+
+    def _inception_figures(self, x: np.ndarray) -> dict[str, float]:
+        from gendiff.eval.inception import image_metrics  # Flax is loaded only when used
+
+        if self._inception_reference is None:
+            self._inception_reference = self._inception_features(self.reference)[0]
+        pool3, logits = self._inception_features(x)
+        return image_metrics(
+            pool3,
+            logits,
+            self._inception_reference,
+            reference_statistics=self._inception_statistics,
+        )
 
     def distance(self, samples) -> float:
         """The primary figure (FD for images, SWD for points) of the first ``num_samples`` rows.

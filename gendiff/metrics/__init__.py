@@ -1,4 +1,5 @@
-"""Distances between samples as pure functions of arrays: Fréchet distance, SWD, MMD, and the
+"""Distances between samples as pure functions of arrays: Fréchet distance, SWD, MMD, the
+Inception Score, KID and precision/recall of features, and the
 mode coverage of samples from a mixture with known modes (PacGAN's protocol).
 
 Nothing here trains, draws or writes files, and importing it pulls in no Flax, optax,
@@ -12,6 +13,13 @@ Example:
   4.0
 """
 
+from gendiff.metrics.feature_metrics import (
+    inception_score,
+    kernel_inception_distance,
+    knn_radii,
+    polynomial_mmd2,
+    precision_recall,
+)
 from gendiff.metrics.frechet import (
     frechet_distance,
     frechet_distance_from_features,
@@ -26,7 +34,12 @@ __all__ = [
     "frechet_distance",
     "frechet_distance_from_features",
     "gaussian_statistics",
+    "inception_score",
+    "kernel_inception_distance",
+    "knn_radii",
     "mmd_rbf",
     "mode_coverage",
+    "polynomial_mmd2",
+    "precision_recall",
     "sliced_wasserstein",
 ]

@@ -2,7 +2,7 @@
 (clean and noisy inputs), transformer layers, the sequence models Mamba and S4D, a sequence
 classifier over them, a ViT encoder and masked-token predictor, MI critics, GAN generators and
 critics (MLP, DCGAN, conditional, projection, PacGAN, spectral norm), the domain-adversarial
-network of DANN, an energy MLP, VAE encoders and decoders (MLP, conv, ladder), the VQ-VAE's and
+network of DANN, the Inception-v3 of FID (local weights only), an energy MLP, VAE encoders and decoders (MLP, conv, ladder), the VQ-VAE's and
 a causal transformer prior over its codes."""
 
 from gendiff.nets.classifier import ImageClassifier
@@ -20,6 +20,12 @@ from gendiff.nets.gan import (
     dcgan_layout,
 )
 from gendiff.nets.hvae import LadderVAE
+from gendiff.nets.inception import FIDInceptionV3
+from gendiff.nets.inception_weights import (
+    convert_checkpoint,
+    load_inception_variables,
+    save_inception_variables,
+)
 from gendiff.nets.mamba import MambaBlock, MambaLM
 from gendiff.nets.mi_critic import MLP, SeparableCritic
 from gendiff.nets.mlp import MLPDenoiser
@@ -51,6 +57,7 @@ __all__ = [
     "DomainAdversarialNet",
     "EnergyMLP",
     "FeatureMLP",
+    "FIDInceptionV3",
     "ImageClassifier",
     "LabelEmbedding",
     "MLP",
@@ -75,7 +82,10 @@ __all__ = [
     "UNET_PRESETS",
     "UNet",
     "ViTEncoder",
+    "convert_checkpoint",
     "dcgan_layout",
+    "load_inception_variables",
+    "save_inception_variables",
     "mean_pool",
     "positional_encoding",
     "sinusoidal_embedding",

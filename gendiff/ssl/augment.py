@@ -268,7 +268,9 @@ def augment_batch(
       ((3, 8, 8, 1), dtype('float32'), True)
     """
     if images.ndim != 4:
-        raise ValueError(f"images must have shape (batch, height, width, channels), got {images.shape}.")
+        raise ValueError(
+            f"images must have shape (batch, height, width, channels), got {images.shape}."
+        )
     one = functools.partial(
         augment_image,
         crop_min_scale=crop_min_scale,

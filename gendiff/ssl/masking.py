@@ -50,11 +50,15 @@ def patchify(images: jax.Array, patch_size: int) -> jax.Array:
     """
     images = jnp.asarray(images)
     if images.ndim != 4:
-        raise ValueError(f"images must have shape (batch, height, width, channels), got {images.shape}.")
+        raise ValueError(
+            f"images must have shape (batch, height, width, channels), got {images.shape}."
+        )
     b, h, w, c = images.shape
     p = int(patch_size)
     if p < 1 or h % p or w % p:
-        raise ValueError(f"patch_size must be >= 1 and divide height and width, got {p} for {h}x{w}.")
+        raise ValueError(
+            f"patch_size must be >= 1 and divide height and width, got {p} for {h}x{w}."
+        )
     x = images.reshape(b, h // p, p, w // p, p, c).transpose(0, 1, 3, 2, 4, 5)
     return x.reshape(b, (h // p) * (w // p), p * p * c)
 
@@ -78,7 +82,9 @@ def unpatchify(patches: jax.Array, image_shape: tuple[int, int, int]) -> jax.Arr
     b, length, dim = patches.shape
     p = math.isqrt(dim // c) if c else 0
     if p < 1 or p * p * c != dim or h % p or w % p or length != (h // p) * (w // p):
-        raise ValueError(f"patches of shape {patches.shape} do not tile images of shape {image_shape}.")
+        raise ValueError(
+            f"patches of shape {patches.shape} do not tile images of shape {image_shape}."
+        )
     x = patches.reshape(b, h // p, w // p, p, p, c).transpose(0, 1, 3, 2, 4, 5)
     return x.reshape(b, h, w, c)
 
@@ -128,9 +134,7 @@ def _block_shape(k: int, height: int, width: int) -> tuple[int, int]:
     return bh, bw
 
 
-def block_patch_mask(
-    key: jax.Array, grid_shape: tuple[int, int], mask_ratio: float
-) -> jax.Array:
+def block_patch_mask(key: jax.Array, grid_shape: tuple[int, int], mask_ratio: float) -> jax.Array:
     """One contiguous block of exactly k = round(mask_ratio * H W) patches of an H x W grid.
 
     The block is bh x bw with bh = min(H, ceil(sqrt(k))) and bw = ceil(k / bh) (or bw = W when
@@ -161,9 +165,7 @@ def block_patch_mask(
     return inside.reshape(-1)
 
 
-def span_mask(
-    key: jax.Array, length: int, mask_ratio: float, *, num_spans: int = 1
-) -> jax.Array:
+def span_mask(key: jax.Array, length: int, mask_ratio: float, *, num_spans: int = 1) -> jax.Array:
     """`num_spans` non-overlapping runs of consecutive positions covering exactly k of L.
 
     The run lengths are k // num_spans or one more. Their places are uniform: the L - k
@@ -201,7 +203,9 @@ def _grid(grid_shape) -> tuple[int, int]:
     if isinstance(grid_shape, int):
         return 1, int(grid_shape)
     if len(grid_shape) != 2 or min(grid_shape) < 1:
-        raise ValueError(f"grid_shape must be (height, width) of positive sizes or an int, got {grid_shape}.")
+        raise ValueError(
+            f"grid_shape must be (height, width) of positive sizes or an int, got {grid_shape}."
+        )
     return int(grid_shape[0]), int(grid_shape[1])
 
 
@@ -261,7 +265,9 @@ def apply_mask_token(patches: jax.Array, mask: jax.Array, mask_token: jax.Array)
     """
     patches, mask = jnp.asarray(patches), jnp.asarray(mask)
     if patches.ndim != 3 or mask.shape != patches.shape[:2]:
-        raise ValueError(f"expected patches (B, L, D) and mask (B, L), got {patches.shape} and {mask.shape}.")
+        raise ValueError(
+            f"expected patches (B, L, D) and mask (B, L), got {patches.shape} and {mask.shape}."
+        )
     return jnp.where(mask[..., None], jnp.asarray(mask_token, patches.dtype), patches)
 
 
@@ -305,9 +311,15 @@ def masked_reconstruction_loss(
         raise ValueError(f"loss must be one of {RECONSTRUCTION_LOSSES}, got {loss!r}.")
     prediction, target, mask = jnp.asarray(prediction), jnp.asarray(target), jnp.asarray(mask)
     if mask.ndim != 2 or mask.dtype != jnp.bool_:
-        raise ValueError(f"mask must be a (batch, length) boolean array, got {mask.dtype} {mask.shape}.")
+        raise ValueError(
+            f"mask must be a (batch, length) boolean array, got {mask.dtype} {mask.shape}."
+        )
     if loss == "mse":
-        if prediction.ndim != 3 or prediction.shape != target.shape or prediction.shape[:2] != mask.shape:
+        if (
+            prediction.ndim != 3
+            or prediction.shape != target.shape
+            or prediction.shape[:2] != mask.shape
+        ):
             raise ValueError(
                 "for loss='mse' prediction and target must both have shape (B, L, D) with mask "
                 f"(B, L), got {prediction.shape}, {target.shape} and {mask.shape}."

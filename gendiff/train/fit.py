@@ -275,4 +275,3 @@ def fit(
             if checkpoint_due:
                 ckpt.save(done, state, force=True)
     return state, last_metrics
-
