@@ -183,10 +183,16 @@ def test_resize_matches_pytorch_bilinear_formula():
 def test_pool_features_match_float64_reference(variables):
     # Two 40x52 images (non-square: exercises H/W order in the resize) in [0, 1], random weights.
     images = np.random.default_rng(1).uniform(size=(2, 40, 52, 3)).astype(np.float32)
-    pool3, logits, blocks = jax.jit(lambda v, x: FIDInceptionV3().apply(v, x, return_blocks=True))(
-        variables, images
-    )
+    def both(v, x):  # the Inception Score's logits leave out the bias (one forward after CSE)
+        return FIDInceptionV3().apply(v, x, return_blocks=True), FIDInceptionV3(
+            logits_bias=False
+        ).apply(v, x)
+
+    (pool3, logits, blocks), (_, unbiased_logits) = jax.jit(both)(variables, images)
     ref_pool3, ref_logits, ref_blocks = ref_forward(variables, images)
+    bias = np.asarray(variables["params"]["fc"]["bias"])
+    np.testing.assert_allclose(unbiased_logits, np.asarray(logits) - bias, atol=1e-5)
+    assert np.abs(bias).max() > 1e-3  # a bias that would show
     shapes = {name: out.shape[1:] for name, out in blocks.items()}
     assert shapes["Mixed_5b"] == (35, 35, 256)
     assert shapes["Mixed_6a"] == (17, 17, 768)

@@ -92,7 +92,7 @@ class InceptionFeatures:
         self._batch_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
         replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
         self._variables = jax.device_put(variables, replicated)
-        self._apply = jax.jit(FIDInceptionV3().apply)
+        self._apply = jax.jit(FIDInceptionV3(logits_bias=False).apply)  # IS: pool3 @ W
 
     def __call__(self, images) -> tuple[np.ndarray, np.ndarray]:
         """(pool3 (n, 2048), logits (n, 1008)) float32 of uint8 or [-1, 1] float images.

@@ -262,8 +262,10 @@ class FIDInceptionV3(nn.Module):
     """Inception-v3 of pytorch-fid: images in [0, 1] -> (pool3 (n, 2048), logits (n, 1008)).
 
     Images (n, H, W, 3) of any size are resized to 299x299 and scaled to [-1, 1] inside.
-    ``logits`` are pool3 @ W + b (the dense layer of the checkpoint, bias included). Variables:
-    'params' and 'batch_stats' (BatchNorm mean and var).
+    ``logits`` are pool3 @ W + b (the dense layer of the checkpoint, bias included), or
+    pool3 @ W with ``logits_bias=False``: the logits of the Inception Score as Salimans et al.'s
+    code (and torch-fidelity after it) computes them. Variables: 'params' and 'batch_stats'
+    (BatchNorm mean and var).
 
     Example:
       >>> model = FIDInceptionV3()
@@ -272,6 +274,8 @@ class FIDInceptionV3(nn.Module):
       >>> pool3.shape, logits.shape
       ((2, 2048), (2, 1008))
     """
+
+    logits_bias: bool = True
 
     @nn.compact
     def __call__(self, images: jax.Array, *, return_blocks: bool = False):
@@ -305,7 +309,10 @@ class FIDInceptionV3(nn.Module):
         for name, layer in layers:
             blocks[name] = x = layer(x)
         pool3 = jnp.mean(x, axis=(1, 2))
-        logits = nn.Dense(NUM_LOGITS, name="fc")(pool3)
+        fc = nn.Dense(NUM_LOGITS, name="fc")
+        logits = fc(pool3)
+        if not self.logits_bias:
+            logits = logits - fc.variables["params"]["bias"]
         if return_blocks:
             return pool3, logits, blocks
         return pool3, logits
