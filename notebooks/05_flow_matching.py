@@ -48,10 +48,10 @@ from gendiff.train import create_train_state, fit, make_optimizer, make_train_st
 
 QUICK = os.environ.get("GENDIFF_QUICK", "0") == "1"  # pytest sets it: fewer steps, same checks
 
-TRAIN_STEPS = 1000 if QUICK else 4000  # of each of the two networks
-NUM_PAIRS = 5000 if QUICK else 20_000  # (noise, generated data) pairs for reflow
+TRAIN_STEPS = 500 if QUICK else 4000  # of each of the two networks
+NUM_PAIRS = 4000 if QUICK else 20_000  # (noise, generated data) pairs for reflow
 NUM_SAMPLES = 500 if QUICK else 1000
-STEPS = (1, 2, 4, 8) if QUICK else (1, 2, 4, 8, 16, 32)  # Euler steps (= NFE) for sampling
+STEPS = (1, 2, 4) if QUICK else (1, 2, 4, 8, 16, 32)  # Euler steps (= NFE) for sampling
 
 train, test = (
     data.load("toy2d/eight_gaussians", "train"),
