@@ -40,6 +40,20 @@ def non_finite_paths(tree: PyTree) -> list[str]:
     return [jax.tree_util.keystr(p) for (p, _), ok in zip(floating, flags) if not ok]
 
 
+_PARTIAL_SAVE_MARK = ".orbax-checkpoint-tmp"  # orbax's name for a step still being written
+
+
+def _remove_partial_saves(directory: str) -> None:
+    """Deletes the step directories a killed run left half-written (process 0 only), before
+    any save of this run starts, so that no restore can see them. Orbax's own clean-up of
+    them may still be running in the background when the manager opens."""
+    if jax.process_index() != 0 or not os.path.isdir(directory):
+        return
+    for name in os.listdir(directory):
+        if _PARTIAL_SAVE_MARK in name:
+            shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
+
+
 class Checkpointer:
     """Saves a train state every ``save_every`` steps, keeping the newest ``max_to_keep``.
 
@@ -65,6 +79,7 @@ class Checkpointer:
             raise ValueError(f"save_every must be a positive integer, got {save_every}.")
         self.directory = os.path.abspath(directory)
         self.save_every = save_every
+        _remove_partial_saves(self.directory)
         self._manager = ocp.CheckpointManager(
             self.directory,
             options=ocp.CheckpointManagerOptions(
