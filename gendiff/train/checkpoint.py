@@ -45,8 +45,8 @@ _PARTIAL_SAVE_MARK = ".orbax-checkpoint-tmp"  # orbax's name for a step still be
 
 def _remove_partial_saves(directory: str) -> None:
     """Deletes the step directories a killed run left half-written (process 0 only), before
-    any save of this run starts, so that no restore can see them. Orbax's own clean-up of
-    them may still be running in the background when the manager opens."""
+    any save of this run starts, so that no restore can see them. (Orbax's own clean-up of
+    them runs in the background and could still be running when the manager opens.)"""
     if jax.process_index() != 0 or not os.path.isdir(directory):
         return
     for name in os.listdir(directory):
@@ -85,7 +85,7 @@ class Checkpointer:
             options=ocp.CheckpointManagerOptions(
                 max_to_keep=max_to_keep,
                 create=True,
-                cleanup_tmp_directories=True,
+                cleanup_tmp_directories=False,  # done above, before any save can start
                 enable_async_checkpointing=True,
             ),
         )
