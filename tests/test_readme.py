@@ -83,3 +83,7 @@ def test_using_the_pieces_runs_as_written(tmp_path, monkeypatch):
     assert namespace["stats"]["nfe"] <= 500
     assert int(namespace["state"].step) == 2000
     assert (tmp_path / "runs" / "wgan").is_dir()
+    # L-BFGS stopped at its tolerance, at the least-squares solution (the images' mean).
+    assert int(namespace["solved"].step) < 1000 and namespace["last"]["grad_norm"] <= 1e-5
+    mean = float(jnp.mean(namespace["images"]))
+    assert abs(float(namespace["solved"].params["mean"]) - mean) < 1e-5

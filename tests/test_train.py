@@ -15,6 +15,7 @@ import optax
 import pytest
 
 from gendiff import train as gt
+from gendiff import data as gt_data
 from gendiff.data import GeneratedBatches
 
 # ---------------------------------------------------------------------------
@@ -575,3 +576,110 @@ def test_log_lines_instead_of_a_bar_off_a_terminal(tmp_path, capsys):
     lines = [line for line in err.splitlines() if line.startswith("train step")]
     assert [line.split()[2] for line in lines] == ["10/40", "20/40", "30/40", "40/40"]
     assert "\r" not in err and "loss" in lines[-1]
+
+
+# ---------------------------------------------------------------------------
+# Full-batch solvers through fit: L-BFGS with its line search, a static batch placed on
+# the devices once, a tolerance stop, and no files.
+
+
+def _least_squares(params, batch, key):
+    del key
+    err = batch["x"] @ params["w"] - batch["y"]
+    return 0.5 * jnp.mean(err**2), {}
+
+
+class _CountingFullBatch:
+    """FullBatch that counts how often fit asks for rows."""
+
+    static = True
+
+    def __init__(self, arrays):
+        self.inner = gt_data.FullBatch(arrays)
+        self.batch_size, self.calls = self.inner.batch_size, 0
+
+    def local_batch(self, step, rows):
+        self.calls += 1
+        return self.inner.local_batch(step, rows)
+
+
+def test_lbfgs_through_fit_stops_at_tolerance_and_writes_nothing(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 5)).astype(np.float32)
+    y = x @ np.arange(1.0, 6.0, dtype=np.float32)
+    source = _CountingFullBatch({"x": x, "y": y})
+    traces = []
+
+    def loss_fn(params, batch, key):
+        traces.append(1)  # runs once per trace of the step
+        return _least_squares(params, batch, key)
+
+    tx = optax.lbfgs()  # its line search needs the value_fn that the step hands over
+    monkeypatch.chdir(tmp_path)
+    state, last = gt.fit(
+        gt.create_train_state({"w": jnp.zeros(5)}, tx),
+        gt.make_train_step(loss_fn, tx, ema_decay=0.0),
+        source,
+        jax.random.key(0),
+        num_steps=500,
+        workdir=None,
+        log_every=5,
+        progress=False,
+        stop_when=lambda m: m["grad_norm"] <= 1e-5,
+    )
+    np.testing.assert_allclose(np.asarray(state.params["w"]), np.arange(1.0, 6.0), rtol=1e-4)
+    # Stopped at the first logged step whose gradient was below the tolerance, well before
+    # num_steps; a quadratic in 5 unknowns takes L-BFGS a handful of iterations.
+    assert last["step"] % 5 == 0 and last["step"] <= 20 and last["grad_norm"] <= 1e-5, last
+    assert int(state.step) == last["step"]
+    assert source.calls == 1  # the full batch went to the devices once
+    assert len(traces) == 3  # one trace of the step (3 loss calls in it); a retrace doubles it
+    assert os.listdir(tmp_path) == []  # workdir=None: no checkpoint, metrics or lock
+
+
+def test_stop_when_with_a_workdir_checkpoints_the_stopping_step(tmp_path):
+    tx = optax.sgd(0.5)
+    x = np.eye(4, dtype=np.float32)
+    state, last = gt.fit(
+        gt.create_train_state({"w": jnp.zeros(4)}, tx),
+        gt.make_train_step(_least_squares, tx, ema_decay=0.0),
+        gt_data.FullBatch({"x": x, "y": np.ones(4, np.float32)}),
+        jax.random.key(0),
+        num_steps=1000,
+        workdir=str(tmp_path),
+        log_every=10,
+        progress=False,
+        stop_when=lambda m: m["loss"] < 1e-3,
+    )
+    assert last["step"] < 1000 and last["loss"] < 1e-3
+    ckpt = gt.Checkpointer(os.path.join(tmp_path, "checkpoints"), 1000)
+    try:
+        assert ckpt.latest_step() == last["step"]
+    finally:
+        ckpt.close()
+    logged = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
+    assert logged[-1]["step"] == last["step"]
+
+
+def test_non_finite_without_a_workdir_says_nothing_is_kept():
+    tx = optax.sgd(1.0)
+    with pytest.raises(FloatingPointError, match=r"nothing is kept \(workdir=None\)"):
+        gt.fit(
+            gt.create_train_state({"w": jnp.zeros(2)}, tx),
+            gt.make_train_step(lambda p, b, k: (jnp.sum(p["w"]) / 0.0, {}), tx, ema_decay=0.0),
+            gt_data.FullBatch({"x": np.zeros((2, 1), np.float32)}),
+            jax.random.key(0),
+            num_steps=3,
+            workdir=None,
+            log_every=1,
+            progress=False,
+        )
+
+
+def test_replicate_makes_weak_scalars_strong():
+    state = gt.create_train_state({"w": jnp.zeros(3)}, optax.lbfgs())
+    weak = [x for x in jax.tree.leaves(state) if getattr(x, "weak_type", False)]
+    assert weak, "optax's L-BFGS state should start with weakly typed scalars"
+    out = gt.replicate(state, gt.make_mesh())
+    assert not any(x.weak_type for x in jax.tree.leaves(out))
+    assert jax.tree.map(lambda a: a.dtype, out) == jax.tree.map(lambda a: a.dtype, state)

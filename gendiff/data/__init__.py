@@ -33,6 +33,7 @@ from gendiff.data.mnist_idx import load_mnist_idx, load_mnist_t10k_split
 from gendiff.data.sources import (
     ArrayBatches,
     BatchSource,
+    FullBatch,
     GeneratedBatches,
     GrainBatches,
     IndexedBatches,
@@ -45,6 +46,7 @@ __all__ = [
     "ArrayDataset",
     "BatchSource",
     "EpochBatcher",
+    "FullBatch",
     "GeneratedBatches",
     "GrainBatches",
     "IndexedBatches",

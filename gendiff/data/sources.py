@@ -13,6 +13,8 @@ would have seen, and 1 process x 4 devices sees the same global batches as 2 pro
 
 * :class:`ArrayBatches`: in-memory arrays, reshuffled every epoch (:class:`EpochBatcher`).
 * :class:`IndexedBatches`: in-memory arrays, with your own ``indices_fn(step)``.
+* :class:`FullBatch`: every step is the whole dataset (full-batch solvers such as L-BFGS);
+  ``fit`` places it on the devices once.
 * :class:`GeneratedBatches`: ``fn(step)`` draws the whole global batch (synthetic tasks).
 * :class:`GrainBatches`: a random-access source that need not fit in memory
   (``tfds.data_source``, ArrayRecord files) through a grain ``MapDataset``; each process
@@ -144,6 +146,34 @@ class ArrayBatches(IndexedBatches):
                 raise ValueError(f"labels=True, but dataset {dataset.name!r} has no labels.")
             arrays["label"] = dataset.labels
         return cls(arrays, batch_size, seed)
+
+
+class FullBatch:
+    """Every step's batch is all the rows of ``arrays`` (full-batch optimisation).
+
+    ``static = True`` tells :func:`gendiff.train.fit` that the batch never changes, so it is
+    sharded onto the devices once rather than at every step. The number of rows is the
+    global batch size, so it must divide by the device count of the mesh.
+
+    Attributes:
+      arrays: named arrays with a common number of rows.
+      batch_size: that number of rows.
+
+    Example:
+      >>> from gendiff.data import FullBatch
+      >>> src = FullBatch({"x": np.arange(6.0), "y": np.ones(6)})
+      >>> src.batch_size, src.static, src.local_batch(7, slice(0, 3))["x"].tolist()
+      (6, True, [0.0, 1.0, 2.0])
+    """
+
+    static = True
+
+    def __init__(self, arrays: Mapping[str, np.ndarray]):
+        self.batch_size = _check_arrays(arrays)
+        self.arrays = {name: np.asarray(x) for name, x in arrays.items()}
+
+    def local_batch(self, step: int, rows: slice) -> dict[str, np.ndarray]:
+        return {name: x[rows] for name, x in self.arrays.items()}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,14 +23,18 @@ encoder) go through the same call.
 
 Objective (1) is strictly convex for lambda > 0, so every correct solver reaches the same
 optimum; here it is solved in JAX by full-batch L-BFGS (optax's, with its zoom line search)
-until the largest gradient entry falls below `tol` (or `max_iter` iterations). A JAX solver
-keeps the features on the device they were computed on (GPU/TPU), compiles once for the whole
-grid, and gives the same numbers on every backend; the tests check that it agrees with
+through the project's one training entry point, :func:`gendiff.train.fit`, with a
+:class:`gendiff.data.FullBatch` source (the features go to the device once), nothing
+written to disk, and ``stop_when`` ending the run once the gradient's norm is below `tol`
+(or after `max_iter` iterations). lambda travels with the batch, one value per row, so one
+compiled step serves the whole grid. The solve runs on one device per process (the problem
+is small and every process solves the same one); the tests check that it agrees with
 scikit-learn's LogisticRegression (whose C is 1 / (n lambda)).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -38,6 +42,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+
+from gendiff.data import FullBatch
+from gendiff.train import create_train_state, fit, make_mesh, make_train_step
 
 DEFAULT_L2_GRID = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 
@@ -50,7 +57,7 @@ class LogisticRegression(NamedTuple):
       bias: (num_classes,).
       mean, scale: (dim,) feature standardisation of the training split.
       grad_max: largest absolute gradient entry of (1) at the returned weights.
-      num_iter: L-BFGS iterations used.
+      num_iter: L-BFGS iterations used (a multiple of 10: convergence is checked every 10).
 
     Example:
       >>> from gendiff.eval.probe import fit_logistic_regression
@@ -111,30 +118,44 @@ def _objective(params, x, y_onehot, l2):
     return ce + 0.5 * l2 * jnp.sum(w * w)  # eq. (1)
 
 
-@jax.jit
-def _solve(x, y_onehot, l2, tol, max_iter):
+def _grad_max(params, x, y_onehot, l2) -> jax.Array:
+    g = jax.grad(_objective)(params, x, y_onehot, l2)
+    return jnp.maximum(jnp.max(jnp.abs(g[0])), jnp.max(jnp.abs(g[1])))
+
+
+def _probe_loss(params, batch, key):
+    """(1) on a full batch {"x", "y" (one-hot), "l2" (lambda, one per row)}."""
+    del key
+    return _objective(params, batch["x"], batch["y"], batch["l2"][0]), {}
+
+
+_LBFGS = optax.lbfgs()  # with optax's zoom line search; `fit` hands it value and value_fn
+
+
+@functools.lru_cache(maxsize=None)
+def _probe_step():
+    """One step object for every probe, so jit compiles once per feature shape."""
+    return make_train_step(_probe_loss, _LBFGS, ema_decay=0.0)
+
+
+def _solve(x: np.ndarray, y_onehot: np.ndarray, l2: float, tol: float, max_iter: int):
+    """Minimises (1) by L-BFGS through :func:`gendiff.train.fit`; returns (params, steps)."""
     dim, k = x.shape[1], y_onehot.shape[1]
-    params = (jnp.zeros((dim, k), x.dtype), jnp.zeros((k,), x.dtype))
-    fun = lambda p: _objective(p, x, y_onehot, l2)
-    solver = optax.lbfgs()
-    value_and_grad = optax.value_and_grad_from_state(fun)
-
-    def grad_max(g):
-        return jnp.maximum(jnp.max(jnp.abs(g[0])), jnp.max(jnp.abs(g[1])))
-
-    def step(carry):
-        params, state, _, i = carry
-        value, grad = value_and_grad(params, state=state)
-        updates, state = solver.update(grad, state, params, value=value, grad=grad, value_fn=fun)
-        params = optax.apply_updates(params, updates)
-        return params, state, grad_max(jax.grad(fun)(params)), i + 1
-
-    def cond(carry):
-        return (carry[3] < max_iter) & (carry[2] > tol)
-
-    init = (params, solver.init(params), grad_max(jax.grad(fun)(params)), jnp.asarray(0))
-    params, _, gmax, n = jax.lax.while_loop(cond, step, init)
-    return params, gmax, n
+    params = (jnp.zeros((dim, k), jnp.float32), jnp.zeros((k,), jnp.float32))
+    batch = FullBatch({"x": x, "y": y_onehot, "l2": np.full(x.shape[0], l2, np.float32)})
+    state, last = fit(
+        create_train_state(params, _LBFGS),
+        _probe_step(),
+        batch,
+        jax.random.key(0),  # unused: the objective is deterministic
+        num_steps=max_iter,
+        workdir=None,
+        log_every=min(10, max_iter),
+        progress=False,
+        mesh=make_mesh(jax.local_devices()[:1]),
+        stop_when=lambda metrics: metrics["grad_norm"] <= tol,
+    )
+    return state.params, int(last.get("step", max_iter))
 
 
 def _check_split(name, features, labels) -> tuple[np.ndarray, np.ndarray]:
@@ -167,7 +188,8 @@ def fit_logistic_regression(
       labels: (n,) integer classes.
       l2: lambda > 0 in (1).
       num_classes: number of classes; None takes max(labels) + 1.
-      tol: stop when every gradient entry of (1) is below tol in absolute value.
+      tol: stop when the gradient of (1) has Euclidean norm <= tol (then every entry is
+        below tol too); checked every 10 iterations.
       max_iter: L-BFGS iteration cap.
 
     Returns:
@@ -188,10 +210,11 @@ def fit_logistic_regression(
     mean = features.mean(axis=0)
     scale = features.std(axis=0)
     scale = np.where(scale > 1e-6 * max(float(scale.max()), 1e-30), scale, 1.0).astype(np.float32)
-    x = jnp.asarray((features - mean) / scale)
-    y = jax.nn.one_hot(jnp.asarray(labels), k, dtype=jnp.float32)
-    (w, b), gmax, n = _solve(x, y, jnp.float32(l2), jnp.float32(tol), jnp.asarray(max_iter))
-    return LogisticRegression(w, b, jnp.asarray(mean), jnp.asarray(scale), gmax, n)
+    x = ((features - mean) / scale).astype(np.float32)
+    y = np.eye(k, dtype=np.float32)[labels]
+    (w, b), n = _solve(x, y, float(l2), float(tol), int(max_iter))
+    gmax = _grad_max((w, b), jnp.asarray(x), jnp.asarray(y), jnp.float32(l2))
+    return LogisticRegression(w, b, jnp.asarray(mean), jnp.asarray(scale), gmax, jnp.asarray(n))
 
 
 def _accuracy(probe: LogisticRegression, features, labels) -> float:

@@ -15,7 +15,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
@@ -109,6 +109,33 @@ def _non_finite(host: dict[str, float | bool]) -> list[str]:
     return bad
 
 
+class _NoCheckpoints:
+    """What :func:`fit` uses in place of a :class:`Checkpointer` when ``workdir`` is None."""
+
+    directory = None
+
+    def __enter__(self) -> "_NoCheckpoints":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        pass
+
+    def restore(self, state):
+        return None
+
+    def should_save(self, step: int) -> bool:
+        return False
+
+    def save(self, step: int, state, *, force: bool = False) -> bool:
+        return False
+
+    def latest_step(self) -> None:
+        return None
+
+    def wait(self) -> None:
+        pass
+
+
 def _log_line(done: int, num_steps: int, record: dict[str, Any]) -> str:
     shown = [
         f"{k} {v:.4g}"
@@ -125,12 +152,13 @@ def fit(
     key: jax.Array,
     *,
     num_steps: int,
-    workdir: str | os.PathLike,
+    workdir: str | os.PathLike | None,
     checkpoint_every: int | None = None,
     log_every: int = 100,
     progress: bool = True,
     mesh: Mesh | None = None,
     distributed: Mapping[str, Any] | None = None,
+    stop_when: Callable[[dict[str, Any]], bool] | None = None,
 ) -> tuple[TrainState, dict[str, Any]]:
     """Trains until ``state.step == num_steps``, resuming from ``workdir`` if possible.
 
@@ -146,6 +174,14 @@ def fit(
     reported and skipped on resume. Process 0 holds a lock on ``workdir`` for the whole
     run: a second run on the same directory is refused.
 
+    A source whose ``static`` attribute is True (:class:`gendiff.data.FullBatch`) gives the
+    same batch at every step: it is placed on the devices once, not at every step.
+    ``stop_when`` ends the run early (full-batch solvers with a tolerance): it is called with
+    the host metrics at every logged step and a True stops the run there (with a checkpoint
+    of that step when ``workdir`` is given; a resumed run goes on to the next logged step).
+    ``workdir=None`` keeps nothing on disk (no checkpoint, metrics file or lock) for short
+    auxiliary fits such as the linear probe's.
+
     Args:
         state: initial state (:func:`create_train_state` or :func:`create_players_state`);
             replaced by the newest readable checkpoint in ``workdir`` if there is one. It is
@@ -156,13 +192,15 @@ def fit(
             (``ArrayBatches``, ``IndexedBatches``, ``GeneratedBatches``, ``GrainBatches``).
         key: base PRNG key, the same on every process.
         num_steps: total number of steps of the run.
-        workdir: directory for checkpoints, metrics and the lock.
+        workdir: directory for checkpoints, metrics and the lock; None writes nothing.
         checkpoint_every: checkpoint period in steps (default: only at ``num_steps``).
         log_every: metrics period in steps.
         progress: show progress (bar or log lines) on process 0.
         mesh: device mesh; default :func:`make_mesh` over all global devices.
         distributed: keyword arguments of :func:`initialize_distributed` (e.g.
             ``config.distributed``), applied first; None leaves JAX as it is.
+        stop_when: ``stop_when(metrics) -> bool`` on the logged host metrics (every
+            ``log_every`` steps); True ends the run at that step.
 
     Returns:
         ``(state, last_metrics)``: the final state (replicated on ``mesh``) and the last
@@ -206,24 +244,33 @@ def fit(
     mesh = make_mesh() if mesh is None else mesh
     rows = local_batch_slice(batches.batch_size, mesh)
     is_main = is_main_process()
-    os.makedirs(workdir, exist_ok=True)
-    metrics_path = os.path.join(workdir, METRICS_FILE)
+    writes = workdir is not None and is_main
+    if workdir is not None:
+        os.makedirs(workdir, exist_ok=True)
+        metrics_path = os.path.join(workdir, METRICS_FILE)
 
     with contextlib.ExitStack() as stack:
-        if is_main:
+        if writes:
             stack.enter_context(WorkdirLock(workdir))
         ckpt = stack.enter_context(
-            Checkpointer(os.path.join(workdir, CHECKPOINT_SUBDIR), checkpoint_every)
+            _NoCheckpoints()
+            if workdir is None
+            else Checkpointer(os.path.join(workdir, CHECKPOINT_SUBDIR), checkpoint_every)
         )
         state = replicate(state, mesh)
         restored = ckpt.restore(state)
         state = state if restored is None else restored
         start = int(jax.device_get(state.step))
         if start >= num_steps:
-            logged = read_metrics(metrics_path)
+            logged = read_metrics(metrics_path) if workdir is not None else []
             return state, (logged[-1] if logged else {})
 
         step_fn = jit_train_step(train_step, mesh)
+        static_batch = (
+            shard_batch(batches.local_batch(start, rows), mesh)
+            if getattr(batches, "static", False)
+            else None
+        )
         key = replicate(key, mesh)
         show = progress and is_main
         on_terminal = sys.stderr.isatty()
@@ -233,7 +280,11 @@ def fit(
         last_metrics: dict[str, Any] = {}
         last_time, last_step = time.perf_counter(), start
         for step in range(start, num_steps):
-            batch = shard_batch(batches.local_batch(step, rows), mesh)
+            batch = (
+                static_batch
+                if static_batch is not None
+                else shard_batch(batches.local_batch(step, rows), mesh)
+            )
             state, metrics = step_fn(state, batch, jax.random.fold_in(key, step))
             done = step + 1  # = state.step
             bar.update(1)
@@ -255,16 +306,19 @@ def fit(
                 ckpt.wait()
                 shown = ", ".join(f"{k}={host[k]}" for k in bad)
                 good = ckpt.latest_step()
-                kept = (
-                    f"the last good checkpoint (step {good}) is kept in {ckpt.directory}"
-                    if good is not None
-                    else f"no checkpoint was written yet (checkpoint_every={checkpoint_every})"
-                )
+                if workdir is None:
+                    kept = "nothing is kept (workdir=None)"
+                elif good is not None:
+                    kept = f"the last good checkpoint (step {good}) is kept in {ckpt.directory}"
+                else:
+                    kept = f"no checkpoint was written yet (checkpoint_every={checkpoint_every})"
                 raise FloatingPointError(
                     f"Non-finite training at step {done}: {shown}. Stopping; {kept}."
                 )
-            if is_main:
+            stop = stop_when is not None and bool(stop_when(host))
+            if writes:
                 append_metrics(metrics_path, last_metrics)
+            if is_main:
                 if show and on_terminal:
                     loss = host.get("loss", next(iter(host.values())))
                     bar.set_postfix(
@@ -272,6 +326,8 @@ def fit(
                     )
                 elif show:
                     print(_log_line(done, num_steps, last_metrics), file=sys.stderr, flush=True)
-            if checkpoint_due:
+            if checkpoint_due or stop:
                 ckpt.save(done, state, force=True)
+            if stop:
+                break
     return state, last_metrics

@@ -106,7 +106,8 @@ def replicate(tree: PyTree, mesh: Mesh) -> PyTree:
 
     Every process must pass the same values (multi-process, JAX checks this).
     The result shares no buffer with the input nor between leaves, so donating
-    it to a jitted step leaves the caller's arrays intact.
+    it to a jitted step leaves the caller's arrays intact; weakly typed scalars become
+    strongly typed, as a step's outputs are, so the step compiles once.
 
     Example:
         >>> import jax.numpy as jnp
@@ -130,7 +131,14 @@ def replicate(tree: PyTree, mesh: Mesh) -> PyTree:
 
 @jax.jit
 def _copy_tree(tree: PyTree) -> PyTree:
-    return jax.tree.map(jnp.copy, tree)
+    # Also drops weak types (optax states start with weakly typed scalars), so a jitted
+    # step sees the same input types at its first call as at every later one.
+    def copy(x):
+        if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
+            return jnp.copy(x)
+        return jnp.copy(jax.lax.convert_element_type(x, x.dtype))
+
+    return jax.tree.map(copy, tree)
 
 
 def _local_device_count(mesh: Mesh) -> int:

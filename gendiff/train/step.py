@@ -29,10 +29,17 @@ def _update(
     batch: PyTree,
     key: jax.Array,
 ) -> tuple[PyTree, optax.OptState, dict[str, jax.Array]]:
-    """One optimiser update of ``params`` on ``loss_fn(params, batch, key)``."""
+    """One optimiser update of ``params`` on ``loss_fn(params, batch, key)``.
+
+    Optimisers that take extra arguments (``optax.GradientTransformationExtraArgs``: L-BFGS
+    and its line search, ``reduce_on_plateau``) receive optax's ``value``, ``grad`` and
+    ``value_fn`` (the loss on the same batch and key); the others ignore them."""
     (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, batch, key)
     grad_norm = optax.tree.norm(grads)
-    updates, opt_state = tx.update(grads, opt_state, params)
+    extra = {}
+    if isinstance(tx, optax.GradientTransformationExtraArgs):
+        extra = dict(value=loss, grad=grads, value_fn=lambda p: loss_fn(p, batch, key)[0])
+    updates, opt_state = tx.update(grads, opt_state, params, **extra)
     params = optax.apply_updates(params, updates)
     metrics = {**aux, "loss": loss, "grad_norm": grad_norm}
     return params, opt_state, metrics
