@@ -19,7 +19,7 @@ import numpy as np
 
 from experiments import common
 from experiments.configs import ddpm as configs
-from gendiff import ddpm
+from gendiff import ddpm, samplers
 from gendiff.paths import DiscreteVPPath
 
 
@@ -47,19 +47,26 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     is_images = len(train_ds.example_shape) == 3
     keys = jax.random.split(jax.random.key(config.seed), 5)
     init_key, train_key, sample_key, vlb_key, eval_key = keys
-    loss = functools.partial(ddpm.denoising_loss, path=path, prediction=d.prediction)
+    loss = functools.partial(
+        ddpm.denoising_loss,
+        path=path,
+        prediction=d.prediction,
+        weighting=d.weighting,
+        snr_gamma=d.snr_gamma,
+    )
     state, last = common.train_network(config, workdir, net, train_ds, loss, init_key, train_key)
 
     def sample(params, key, num):  # one compiled scan per batch, with the EMA parameters
+        model_fn, shape = functools.partial(net.apply, params), (num, *train_ds.example_shape)
+        if config.sample.sampler:  # any sampler of the library, through its common signature
+            return samplers.SAMPLERS[config.sample.sampler](
+                key, model_fn, path, shape, nfe=config.sample.nfe, prediction=d.prediction,
+                clip_x0=is_images,
+            )  # fmt: skip
         return ddpm.ancestral_sample(
-            key,
-            functools.partial(net.apply, params),
-            path,
-            (num, *train_ds.example_shape),
-            variance=d.variance,
-            prediction=d.prediction,
+            key, model_fn, path, shape, variance=d.variance, prediction=d.prediction,
             clip_x0=is_images,
-        )
+        )  # fmt: skip
 
     samples = common.draw_samples(sample, state.ema_params, sample_key, config)
     extra = {}

@@ -126,7 +126,7 @@ class _FlatModel:
         dec = functools.partial(self.net.apply, params, method="decode")
         return enc, dec
 
-    def loss(self, kind: str, value, params, x, key):
+    def loss(self, kind: str, value, params, x, key, warmup=1.0):
         enc, dec = self.fns(params)
         c = self.config
         if kind in ("vae", "beta"):
@@ -136,7 +136,7 @@ class _FlatModel:
                 dec,
                 x,
                 likelihood=self.lik,
-                beta=c.beta if value is None else value,
+                beta=warmup * (c.beta if value is None else value),
                 free_bits=c.free_bits or None,
             )
         if kind == "iwae":
@@ -185,7 +185,7 @@ class _LadderModel:
     def _log_weight_fn(self, params, x):
         return lambda key: self.net.apply(params, x, key, likelihood=self.lik).log_weight
 
-    def loss(self, kind, value, params, x, key):
+    def loss(self, kind, value, params, x, key, warmup=1.0):
         if value is None or value == 1:
             t = self.net.apply(params, x, key, likelihood=self.lik)
             elbo, distortion = jnp.mean(t.elbo), -jnp.mean(t.reconstruction)
@@ -194,7 +194,7 @@ class _LadderModel:
                 kl_top = jnp.maximum(kl_top, self.free_bits * self.net.latent2)
                 kl_bottom = jnp.maximum(kl_bottom, self.free_bits * self.net.latent1)
             metrics = {"elbo": elbo, "kl": jnp.mean(t.kl), "distortion": distortion}
-            return distortion + kl_top + kl_bottom, metrics
+            return distortion + warmup * (kl_top + kl_bottom), metrics
         bound = vae.importance_weighted_bound(key, self._log_weight_fn(params, x), value)
         return -jnp.mean(bound), {f"iwae_bound_k{value}": jnp.mean(bound)}
 
@@ -273,7 +273,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     if binary:
         test_x = np.asarray(vae.binarize(bin_key, jnp.asarray(test_x)))
     likelihood.check_data(test_x[:1000])
-    batches = data.ArrayBatches.from_dataset(train_ds, config.batch_size, config.seed)
+    # The step travels with the batch, for the KL warm-up of the ELBO arms.
+    batches = data.WithStep(data.ArrayBatches.from_dataset(train_ds, config.batch_size, config.seed))
 
     result, latents = {}, {}
     for name, kind, value in arms:
@@ -285,6 +286,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             if binary:
                 key, sub = jax.random.split(key)
                 x = vae.binarize(sub, x)
+            if kind in ("vae", "beta", "hvae") and config.kl_warmup_steps:
+                warmup = vae.kl_warmup(batch["step"][0], config.kl_warmup_steps)
+                return model.loss(kind, value, params, x, key, warmup)
             return model.loss(kind, value, params, x, key)
 
         state, _ = common.fit_network(

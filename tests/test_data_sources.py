@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from gendiff import data
-from gendiff.data import ArrayBatches, GeneratedBatches, GrainBatches, IndexedBatches
+from gendiff.data import (
+    ArrayBatches,
+    FullBatch,
+    GeneratedBatches,
+    GrainBatches,
+    IndexedBatches,
+    WithStep,
+)
 
 
 def _rows_of_processes(source, step, processes):
@@ -84,3 +91,24 @@ def test_bad_sources():
         ArrayBatches({"x": np.zeros(4)}, 0)
     with pytest.raises(ValueError, match="same number of rows"):
         ArrayBatches({"x": np.zeros(4), "y": np.zeros(5)}, 2)
+
+
+def test_with_step_adds_the_step_on_every_row_and_keeps_the_rows():
+    inner = ArrayBatches({"x": np.arange(12.0)}, 4, seed=3)
+    src = WithStep(inner)
+    assert src.batch_size == 4
+    for step in (0, 5, 17):
+        b = src.local_batch(step, slice(1, 3))
+        np.testing.assert_array_equal(b["x"], inner.local_batch(step, slice(1, 3))["x"])
+        assert b["step"].dtype == np.int32 and b["step"].tolist() == [step, step]
+    with pytest.raises(ValueError, match="dicts without a 'step' entry"):
+        WithStep(WithStep(inner)).local_batch(0, slice(0, 4))
+
+
+def test_full_batch_is_every_row_at_every_step():
+    x = np.arange(10.0).reshape(5, 2)
+    src = FullBatch({"x": x, "y": np.ones(5)})
+    assert src.batch_size == 5 and src.static
+    np.testing.assert_array_equal(src.local_batch(123, slice(0, 5))["x"], x)
+    with pytest.raises(ValueError, match="same number of rows"):
+        FullBatch({"x": np.zeros(4), "y": np.zeros(5)})

@@ -233,3 +233,42 @@ def test_variational_bound_penalises_a_wrong_model():
         prediction="x0",
     )
     assert float(bad["diffusion"][0]) > 10.0 and float(bad["bpd"][0]) > float(good["bpd"][0]) + 1.0
+
+
+@pytest.mark.parametrize("path", [VPPath(), DiscreteVPPath.from_schedule("cosine", 100)])
+@pytest.mark.parametrize("prediction", ["eps", "x0", "v"])
+def test_min_snr_loss_is_capped_snr_times_x0_error(path, prediction):
+    """Hang et al.'s objective, computed a second way: recover x0_hat from the model's output
+    with gendiff.parameterization.to_x0_eps and weight its squared error by min(SNR, gamma)."""
+    from gendiff.parameterization import to_x0_eps
+
+    gamma, key = 5.0, jax.random.key(3)
+    x0 = jax.random.normal(jax.random.key(0), (512, 3))
+
+    def model_fn(x, t):  # a wrong model: its error differs per prediction and per time
+        return 0.3 * x + jnp.sin(3 * t)[:, None]
+
+    loss, _ = ddpm.denoising_loss(
+        key, model_fn, x0, path, prediction=prediction, weighting="min_snr", snr_gamma=gamma
+    )
+    # The same draws of t and eps as inside the loss.
+    key_t, key_eps = jax.random.split(key)
+    t = path.sample_t(key_t, x0.shape[0])
+    x_t, _ = path.sample_marginal(key_eps, x0, t)
+    x0_hat, _ = to_x0_eps(path, model_fn(x_t, t), x_t, t, prediction)
+    snr = jnp.exp(path.log_snr(t))
+    expected = jnp.mean(jnp.minimum(snr, gamma) * jnp.mean((x0_hat - x0) ** 2, axis=-1))
+    np.testing.assert_allclose(float(loss), float(expected), rtol=2e-4)
+    # Uniform weighting is a different number here (the test can tell them apart).
+    uniform, _ = ddpm.denoising_loss(key, model_fn, x0, path, prediction=prediction)
+    assert abs(float(uniform) - float(expected)) > 0.05 * float(expected)
+
+
+def test_min_snr_bad_options():
+    x0 = jnp.zeros((4, 2))
+    with pytest.raises(ValueError, match="Unknown weighting 'snr'"):
+        ddpm.denoising_loss(jax.random.key(0), lambda x, t: x, x0, VPPath(), weighting="snr")
+    with pytest.raises(ValueError, match="predictions 'eps', 'x0' and 'v'"):
+        ddpm.min_snr_weight(VPPath(), jnp.ones(2) * 0.5, "score", 5.0)
+    with pytest.raises(ValueError, match="snr_gamma must be > 0"):
+        ddpm.min_snr_weight(VPPath(), jnp.ones(2) * 0.5, "eps", 0.0)

@@ -138,3 +138,28 @@ def test_image_shape_the_unet_cannot_take_is_a_clear_error(tmp_path):
     config.dataset = "toy2d/two_moons"
     with pytest.raises(ValueError, match=r"The U-Net needs images \(H, W, C\)"):
         experiment.train_and_evaluate(config, str(tmp_path / "run"))
+
+
+@pytest.mark.slow
+def test_second_cli_run_loads_its_programs_from_the_compilation_cache(tmp_path):
+    """The CLI turns on JAX's persistent cache (GENDIFF_COMPILATION_CACHE here): the first run
+    fills it, a second run in a new workdir loads its training step and sampler from it."""
+    cache = tmp_path / "cache"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_PERSISTENT_CACHE")}
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    env |= {"GENDIFF_COMPILATION_CACHE": str(cache), "JAX_LOG_COMPILES": "1"}
+    short = ["--config.num_steps=100", "--config.checkpoint_every=100"]
+
+    def run(workdir):
+        return subprocess.run(
+            _command(tmp_path / workdir, *short), cwd=ROOT, env=env, check=True,
+            capture_output=True, text=True, timeout=600,
+        ).stderr  # fmt: skip
+
+    first = run("a")
+    assert "Persistent compilation cache hit for 'jit_train_step'" not in first
+    entries = os.listdir(cache)
+    assert any(e.startswith("jit_train_step-") for e in entries), entries
+    second = run("b")
+    for program in ("jit_train_step", "jit_sample"):
+        assert f"Persistent compilation cache hit for '{program}'" in second, program

@@ -99,3 +99,18 @@ def test_bad_config_is_a_clear_error(tmp_path, field, value, message):
     (c[section] if section else c)[name] = value
     with pytest.raises(ValueError, match=message):
         experiment.train_and_evaluate(c, str(tmp_path))
+
+
+def test_kl_warmup_starts_from_the_distortion_alone(tmp_path):
+    """With the warm-up the first step's loss is the distortion (rate weight 0)."""
+    c = _tiny("hvae", num_steps=2)
+    c.log_every = 1
+    c.kl_warmup_steps = 100
+    c.eval.num_importance_samples, c.eval.num_test = 10, 20
+    experiment.train_and_evaluate(c, str(tmp_path))
+    for arm in ("vae", "hvae"):
+        with open(tmp_path / arm / "metrics.jsonl") as f:
+            first = json.loads(f.readline())
+        assert first["step"] == 1
+        assert math.isclose(first["loss"], first["distortion"], rel_tol=1e-6), first
+        assert first["kl"] > 0.0  # the rate is there, only not weighted

@@ -14,8 +14,8 @@ import numpy as np
 import optax
 import pytest
 
-from gendiff import train as gt
 from gendiff import data as gt_data
+from gendiff import train as gt
 from gendiff.data import GeneratedBatches
 
 # ---------------------------------------------------------------------------

@@ -40,6 +40,12 @@ def base() -> ml_collections.ConfigDict:
     c.diffusion.num_diffusion_steps = 1000
     c.diffusion.prediction = "eps"
     c.diffusion.variance = "small"  # reverse variance: 'small' (beta-tilde) or 'large' (beta)
+    c.diffusion.weighting = "uniform"  # loss weighting: 'uniform' or 'min_snr' (Hang et al. 2023)
+    c.diffusion.snr_gamma = 5.0  # the cap of 'min_snr'
+
+    c.sample = ml_collections.ConfigDict()
+    c.sample.sampler = ""  # "": ancestral over all T steps, else a gendiff.samplers.SAMPLERS name
+    c.sample.nfe = 0  # that sampler's budget of network evaluations (ignored for "")
 
     c.optim = ml_collections.ConfigDict()
     c.optim.optimizer = "adam"
@@ -53,6 +59,7 @@ def base() -> ml_collections.ConfigDict:
     c.optim.b2 = 0.999
     c.optim.eps = 1e-8
     c.optim.ema_decay = 0.999
+    c.optim.ema_warmup = False  # decay min(ema_decay, (1 + n) / (10 + n)) at step n
 
     c.eval = ml_collections.ConfigDict()
     c.eval.num_samples = NUM_SAMPLES  # behind every headline figure, in every experiment

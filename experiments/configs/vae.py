@@ -53,6 +53,7 @@ def digits() -> ml_collections.ConfigDict:
 
     c.beta = 1.0  # the weight of the rate for arm 'vae'
     c.free_bits = 0.0  # nats per latent dimension (0: off)
+    c.kl_warmup_steps = 0  # rate weight rises linearly from 0 over these steps (vae, beta, hvae)
     c.infovae = ml_collections.ConfigDict()
     c.infovae.alpha = 0.0
     c.infovae.lam = 100.0

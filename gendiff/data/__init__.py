@@ -37,6 +37,7 @@ from gendiff.data.sources import (
     GeneratedBatches,
     GrainBatches,
     IndexedBatches,
+    WithStep,
 )
 from gendiff.data.tfds_source import NAMES as TFDS_NAMES
 from gendiff.data.tfds_source import load_tfds
@@ -60,6 +61,7 @@ __all__ = [
     "tasks",
     "toy2d",
     "validate_images",
+    "WithStep",
 ]
 
 NAMES = ("digits", "mnist_idx", "mnist_idx_t10k", *TFDS_NAMES, *(f"toy2d/{n}" for n in toy2d.NAMES))

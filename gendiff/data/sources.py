@@ -13,6 +13,8 @@ would have seen, and 1 process x 4 devices sees the same global batches as 2 pro
 
 * :class:`ArrayBatches`: in-memory arrays, reshuffled every epoch (:class:`EpochBatcher`).
 * :class:`IndexedBatches`: in-memory arrays, with your own ``indices_fn(step)``.
+* :class:`WithStep`: any source, with the step number as a batch column (schedules inside a
+  loss, such as a KL warm-up).
 * :class:`FullBatch`: every step is the whole dataset (full-batch solvers such as L-BFGS);
   ``fit`` places it on the devices once.
 * :class:`GeneratedBatches`: ``fn(step)`` draws the whole global batch (synthetic tasks).
@@ -146,6 +148,37 @@ class ArrayBatches(IndexedBatches):
                 raise ValueError(f"labels=True, but dataset {dataset.name!r} has no labels.")
             arrays["label"] = dataset.labels
         return cls(arrays, batch_size, seed)
+
+
+class WithStep:
+    """``source``'s batches with one more column, ``"step"``: the step number on every row.
+
+    A loss that follows a schedule (a KL warm-up, an annealed weight) reads it as
+    ``batch["step"][0]``; like every source it is a pure function of the step, so a resumed
+    run sees the same schedule. The batch must be a dict.
+
+    Example:
+      >>> from gendiff.data import ArrayBatches, WithStep
+      >>> src = WithStep(ArrayBatches({"x": np.arange(8.0)}, batch_size=4))
+      >>> b = src.local_batch(3, slice(0, 2))
+      >>> sorted(b), b["step"].tolist()
+      (['step', 'x'], [3, 3])
+    """
+
+    def __init__(self, source: BatchSource):
+        self.source, self.batch_size = source, source.batch_size
+
+    def local_batch(self, step: int, rows: slice) -> dict[str, np.ndarray]:
+        batch = self.source.local_batch(step, rows)
+        if not isinstance(batch, dict) or "step" in batch:
+            raise ValueError(
+                "WithStep needs batches that are dicts without a 'step' entry, got "
+                f"{type(batch).__name__}"
+                + (f" with keys {sorted(batch)}" if isinstance(batch, dict) else "")
+                + "."
+            )
+        num = len(next(iter(batch.values())))
+        return {**batch, "step": np.full((num,), step, np.int32)}
 
 
 class FullBatch:

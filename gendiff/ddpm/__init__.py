@@ -1,7 +1,7 @@
 """Denoising diffusion probabilistic models (Ho et al. 2020) on any Gaussian path."""
 
 from gendiff.ddpm.ancestral import ancestral_sample, ancestral_step, predict_x0
-from gendiff.ddpm.loss import denoising_loss
+from gendiff.ddpm.loss import denoising_loss, min_snr_weight
 from gendiff.ddpm.posterior import (
     posterior,
     posterior_mean,
@@ -16,6 +16,7 @@ __all__ = [
     "ancestral_step",
     "predict_x0",
     "denoising_loss",
+    "min_snr_weight",
     "posterior",
     "posterior_mean",
     "posterior_variance",
