@@ -28,7 +28,7 @@ just that. Prints one JSON object and writes the same figures to ``--workdir``/s
      "samplers": {"ddim": [..], ...}}, "digits": {...}, "goals": {...}, ...}
 
 Usage:
-    python -m benchmarks.samplers                         # trains on first use (~25 min on 2 CPU cores)
+    python -m benchmarks.samplers                         # digits about 2.5 h on 2 CPU cores (1000-NFE runs)
     python -m benchmarks.samplers --datasets toy2d --nfe 1 10 100
     python -m benchmarks.samplers --overhead-only          # the sampling-overhead ratios only
 """
@@ -262,10 +262,11 @@ def plot(record: dict, png: str) -> None:
     fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4.5), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
         result = record[dataset]
-        for name, values in result["samplers"].items():
+        colors = plt.cm.tab20(np.linspace(0.0, 1.0, len(result["samplers"])))
+        for i, (name, values) in enumerate(result["samplers"].items()):
             points = [(n, v) for n, v in zip(record["nfe"], values) if v is not None]
-            if points:
-                ax.plot(*zip(*points), marker="o", label=name)
+            if points:  # 18 curves: 20 distinct colours, and two marker shapes
+                ax.plot(*zip(*points), marker="os"[i % 2], color=colors[i], label=name)
         ax.axhline(result["floor"], color="gray", linestyle="--", label="train vs test")
         ax.set(xscale="log", yscale="log", xlabel="NFE", ylabel=result["metric"], title=dataset)
         ax.legend(fontsize=8)

@@ -80,10 +80,16 @@ def cpu() -> ml_collections.ConfigDict:
 
     A 0.18M-parameter U-Net, 2000 steps at batch 128, and T = 100 diffusion steps (the linear
     schedule rescaled by 1000 / T), so that sampling 1000 digits and the test-set bound each
-    take seconds.
+    take seconds. Two choices come from the study in the README ("How the default run was
+    chosen"): the EMA warms up (decay min(0.999, (1 + n) / (10 + n)): a plain 0.999 still
+    holds 0.999^2000 = 13.5% of the initial weights after 2000 steps), and the samples come
+    from DPM-Solver++(2M)-SDE at 20 network evaluations instead of 100 ancestral steps.
     """
     c = base()
     c.diffusion.num_diffusion_steps = 100
+    c.optim.ema_warmup = True
+    c.sample.sampler = "dpm_solver_pp_2m_sde"
+    c.sample.nfe = 20
     return c
 
 

@@ -21,6 +21,7 @@ def cpu() -> ml_collections.ConfigDict:
     several numbers of network evaluations (NFE) with Euler and RK4.
     """
     c = ddpm.cpu()
+    c.optim.ema_warmup = False  # as its README figures were measured (ddpm.cpu warms up)
     del c.diffusion, c.sample  # ddpm-only fields
     c.path = "ot"  # 'ot' (RectifiedFlowPath with sigma_min) or 'vp' (VPPath, beta 0.1 to 20)
     c.sigma_min = 1e-3  # of the 'ot' path; 0 gives rectified flow's straight lines

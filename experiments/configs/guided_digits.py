@@ -20,6 +20,7 @@ def cpu() -> ml_collections.ConfigDict:
     convolutional net trained on the same path.
     """
     c = ddpm.cpu()
+    c.optim.ema_warmup = False  # as its README figures were measured (ddpm.cpu warms up)
     del c.sample, c.diffusion.weighting, c.diffusion.snr_gamma  # ddpm-only fields
     c.guidance = ml_collections.ConfigDict()
     c.guidance.label_dropout = 0.1  # p of classifier-free guidance training

@@ -16,6 +16,7 @@ def cpu() -> ml_collections.ConfigDict:
     Song & Ermon 2020, technique 1) down to sigma_L = 0.01 over L = 10 levels, K = 100
     Langevin steps per level with alpha_i = eps sigma_i^2 / sigma_L^2 (Song & Ermon 2019)."""
     c = ddpm.cpu()
+    c.optim.ema_warmup = False  # as its README figures were measured (ddpm.cpu warms up)
     del c.diffusion, c.sample  # ddpm-only fields
     c.ncsn = ml_collections.ConfigDict()
     c.ncsn.sigma_max = 10.0

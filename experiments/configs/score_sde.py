@@ -17,6 +17,7 @@ def cpu() -> ml_collections.ConfigDict:
     """The VP SDE (beta from 0.1 to 20) on the 8x8 digits with the tiny U-Net; PC sampling with
     the reverse-diffusion predictor and a Langevin corrector (Song et al. 2021)."""
     c = ddpm.cpu()
+    c.optim.ema_warmup = False  # as its README figures were measured (ddpm.cpu warms up)
     del c.diffusion, c.sample  # ddpm-only fields
     c.sde = ml_collections.ConfigDict()
     c.sde.path = "vp"  # 'vp', 'subvp' or 've'

@@ -128,11 +128,17 @@ def mnist_binary() -> ml_collections.ConfigDict:
     c.model.latent_dim = 50
     c.hvae.latent1 = 100
     c.hvae.latent2 = 50
-    # Sized for a shared 2-core CPU: an IWAE k = 50 step costs about 50 VAE steps, and the
-    # k = 5000 estimate on 2,000 test images 10^7 decoder passes per arm.
-    c.num_steps = 1200  # 7.5 epochs of the 8,000 training images
+    # ELU, not Burda et al.'s tanh: with tanh the ladder VAE's decoder never uses z1 here
+    # (test NLL 205 = the pixel marginals, with or without a KL warm-up), and every arm
+    # trains faster (the 1-layer VAE at 1,200 steps: 158.7 nats with tanh, 120.5 with ELU).
+    c.model.activation = "elu"
+    c.kl_warmup_steps = 1000
+    # An IWAE k = 50 step costs about 50 VAE steps: the run takes about 35 minutes on a
+    # 2-core CPU, most of it the IWAE arm; the k = 5000 estimate on the 2,000 test images is
+    # 10^7 decoder passes per arm.
+    c.num_steps = 12_000  # 75 epochs of the 8,000 training images
     c.batch_size = 50
-    c.checkpoint_every = 400
+    c.checkpoint_every = 4000
     c.log_every = 100
     c.eval.score_samples = False  # no digit features for 28x28; see samples_*.png
     return c
