@@ -127,6 +127,7 @@ class _FlatModel:
         return enc, dec
 
     def loss(self, kind: str, value, params, x, key, warmup=1.0):
+        """The arm's loss; ``warmup`` scales the rate of the ELBO arms (vae, beta)."""
         enc, dec = self.fns(params)
         c = self.config
         if kind in ("vae", "beta"):
@@ -186,6 +187,7 @@ class _LadderModel:
         return lambda key: self.net.apply(params, x, key, likelihood=self.lik).log_weight
 
     def loss(self, kind, value, params, x, key, warmup=1.0):
+        """The arm's loss; ``warmup`` scales the rate of the ELBO arm (hvae)."""
         if value is None or value == 1:
             t = self.net.apply(params, x, key, likelihood=self.lik)
             elbo, distortion = jnp.mean(t.elbo), -jnp.mean(t.reconstruction)
@@ -274,7 +276,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         test_x = np.asarray(vae.binarize(bin_key, jnp.asarray(test_x)))
     likelihood.check_data(test_x[:1000])
     # The step travels with the batch, for the KL warm-up of the ELBO arms.
-    batches = data.WithStep(data.ArrayBatches.from_dataset(train_ds, config.batch_size, config.seed))
+    batches = data.WithStep(
+        data.ArrayBatches.from_dataset(train_ds, config.batch_size, config.seed)
+    )
 
     result, latents = {}, {}
     for name, kind, value in arms:
@@ -286,10 +290,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             if binary:
                 key, sub = jax.random.split(key)
                 x = vae.binarize(sub, x)
-            if kind in ("vae", "beta", "hvae") and config.kl_warmup_steps:
-                warmup = vae.kl_warmup(batch["step"][0], config.kl_warmup_steps)
-                return model.loss(kind, value, params, x, key, warmup)
-            return model.loss(kind, value, params, x, key)
+            warmup = vae.kl_warmup(batch["step"][0], config.kl_warmup_steps)  # 1 when off
+            return model.loss(kind, value, params, x, key, warmup)
 
         state, _ = common.fit_network(
             config, os.path.join(workdir, name), model.init(init_key), loss_fn, batches, train_key
