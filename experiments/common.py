@@ -221,8 +221,10 @@ def fit_network(
         ...                           batches, jax.random.key(0))
     """
     tx = make_optimizer(run.optim)
+    # One program (cached on disk) rather than one small one per parameter shape, op by op.
+    state = jax.jit(functools.partial(create_train_state, tx=tx))(params)
     return fit(
-        create_train_state(params, tx),
+        state,
         make_train_step(loss_fn, tx, run.optim.ema_decay, run.optim.get("ema_warmup", False)),
         batches,
         key,
@@ -258,7 +260,8 @@ def fit_players(
     Returns:
         (final TrainState, last logged metrics).
     """
-    state = create_players_state(params, {p.name: p.tx for p in players})
+    txs = {p.name: p.tx for p in players}
+    state = jax.jit(functools.partial(create_players_state, txs=txs))(params)
     return fit(
         state,
         make_players_step(players, run.optim.ema_decay, run.optim.get("ema_warmup", False)),

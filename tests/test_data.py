@@ -80,6 +80,9 @@ def test_digits_matches_sklearn():
     idx = split_indices(raw.target, "test")
     np.testing.assert_array_equal(test.images[..., 0], raw.images[idx] / 8 - 1)
     np.testing.assert_array_equal(test.labels, raw.target[idx])
+    idx = split_indices(raw.target, "train")  # read without scikit-learn, as sklearn reads it
+    np.testing.assert_array_equal(train.images[..., 0], raw.images[idx] / 8 - 1)
+    np.testing.assert_array_equal(train.labels, raw.target[idx])
     # Each class keeps ~20% of its examples in the test split.
     frac = np.bincount(test.labels) / np.bincount(raw.target)
     assert np.all(np.abs(frac - 0.2) < 0.01)

@@ -94,6 +94,13 @@ def test_accuracy_of_class_conditional_samples(digits):
     )
     figures = scorer(test_x, labels=test_y)
     assert figures["accuracy"] > 0.8
+    # Label coverage: real digits reach every class about evenly (entropy near log 10); one
+    # digit repeated reaches one class (entropy 0); the same figures for floor and noise.
+    assert figures["label_coverage"] == figures["label_coverage_floor"] == 1.0
+    assert np.log(10) - 0.05 < figures["label_entropy"] <= np.log(10)
+    collapsed = scorer(np.repeat(test_x[:1], 300, axis=0))
+    assert collapsed["label_coverage"] == 0.1 and collapsed["label_entropy"] == 0.0
+    assert collapsed["label_entropy_noise"] < collapsed["label_entropy_floor"]
     assert scorer.accuracy(test_x, np.roll(test_y, 1)) < 0.3  # wrong labels score near chance
     assert scorer.metric == "fd_classifier"
     with pytest.raises(ValueError, match="labels must be integers"):

@@ -111,3 +111,19 @@ def test_bad_input_is_a_clear_error(kwargs, message):
     args = {"samples": np.zeros((4, 2)), "means": np.eye(2), "stds": 0.1, **kwargs}
     with pytest.raises(ValueError, match=message):
         mode_coverage(**args)
+
+
+def test_label_coverage_closed_forms_and_errors():
+    from gendiff.metrics import label_coverage
+
+    # Counts (3, 1, 0, 0): coverage 2/4, entropy -(3/4 log 3/4 + 1/4 log 1/4) = 0.562335.
+    m = label_coverage(np.array([0, 0, 1, 0]), num_classes=4)
+    assert float(m["label_coverage"]) == 0.5 and m["counts"].tolist() == [3, 1, 0, 0]
+    np.testing.assert_allclose(float(m["label_entropy"]), 0.5623351446, rtol=1e-6)
+    even = jax.jit(label_coverage, static_argnums=1)(jnp.arange(100) % 10, 10)
+    np.testing.assert_allclose(float(even["label_entropy"]), np.log(10), rtol=1e-6)
+    assert float(even["label_coverage"]) == 1.0
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 4\)"):
+        label_coverage(np.array([0, 4]), 4)
+    with pytest.raises(ValueError, match="integer array"):
+        label_coverage(np.array([0.5]), 4)

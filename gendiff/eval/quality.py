@@ -33,6 +33,7 @@ import numpy as np
 from gendiff.metrics._validation import check_finite
 from gendiff.metrics.frechet import frechet_distance, gaussian_statistics
 from gendiff.metrics.mmd import mmd_rbf
+from gendiff.metrics.modes import label_coverage
 from gendiff.metrics.swd import sliced_wasserstein
 
 NUM_SAMPLES = 1000  # rows behind every headline figure (samples, floor and noise alike)
@@ -50,7 +51,9 @@ class SampleScorer:
     Images, shape (n, H, W, C) in [-1, 1] (samples are clipped to [-1, 1]):
     ``{metric}``, ``{metric}_floor`` and ``{metric}_noise``, the Fréchet distance in
     ``features`` space. Points, shape (n, d): ``swd``, ``swd_floor``, ``swd_noise`` and
-    ``mmd``, ``mmd_floor``, ``mmd_noise``. With ``classifier`` and labels: ``accuracy``.
+    ``mmd``, ``mmd_floor``, ``mmd_noise``. Images with ``classifier``: ``label_coverage`` and
+    ``label_entropy`` of the predicted classes (:func:`gendiff.metrics.label_coverage`; mode
+    collapse shows here), with their floor and noise values; with labels also ``accuracy``.
 
     Args:
       key: PRNG key of the floor rows, the noise and the SWD projections.
@@ -165,6 +168,12 @@ class SampleScorer:
                 self._reference_stats = gaussian_statistics(self._features(self.reference))
             stats = gaussian_statistics(self._features(x))
             figures = {self.metric: frechet_distance(*stats, *self._reference_stats)}
+            if self._classifier is not None:
+                logits = np.asarray(self._classifier(x))
+                coverage = label_coverage(np.argmax(logits, axis=-1), logits.shape[-1])
+                covered = int(np.count_nonzero(coverage["counts"]))  # exact, not float32
+                figures["label_coverage"] = covered / logits.shape[-1]
+                figures["label_entropy"] = float(coverage["label_entropy"])
             if self._inception is not None:
                 figures.update(self._inception_figures(x))
             return figures

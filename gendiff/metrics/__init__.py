@@ -26,7 +26,7 @@ from gendiff.metrics.frechet import (
     gaussian_statistics,
 )
 from gendiff.metrics.mmd import mmd_rbf
-from gendiff.metrics.modes import assign_modes, mode_coverage
+from gendiff.metrics.modes import assign_modes, label_coverage, mode_coverage
 from gendiff.metrics.swd import sliced_wasserstein
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "inception_score",
     "kernel_inception_distance",
     "knn_radii",
+    "label_coverage",
     "mmd_rbf",
     "mode_coverage",
     "polynomial_mmd2",

@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-import diffrax
 import jax
 import jax.numpy as jnp
 
@@ -68,11 +67,12 @@ RK4 = ButcherTableau(
     order=4,
 )
 TABLEAUX = {"euler": EULER, "heun": HEUN, "midpoint": MIDPOINT, "rk4": RK4}
-# diffrax solver and the new vector-field evaluations it makes per step (all three are FSAL).
+# diffrax solver (by name: diffrax is imported on first use, it takes 0.4 s) and the new
+# vector-field evaluations it makes per step (all three are FSAL).
 ADAPTIVE_SOLVERS = {
-    "tsit5": (diffrax.Tsit5, 6),
-    "dopri5": (diffrax.Dopri5, 6),
-    "dopri8": (diffrax.Dopri8, 13),
+    "tsit5": ("Tsit5", 6),
+    "dopri5": ("Dopri5", 6),
+    "dopri8": ("Dopri8", 13),
 }
 FIXED_STEP_SOLVERS = tuple(TABLEAUX)
 SOLVERS = FIXED_STEP_SOLVERS + tuple(ADAPTIVE_SOLVERS)
@@ -166,10 +166,12 @@ def solve_ode(
     if solver in ADAPTIVE_SOLVERS:
         if not (rtol > 0 and atol > 0):
             raise ValueError(f"rtol and atol must be positive, got rtol={rtol}, atol={atol}.")
-        solver_cls, evals_per_step = ADAPTIVE_SOLVERS[solver]
+        import diffrax  # pylint: disable=g-import-not-at-top; slow to import
+
+        solver_name, evals_per_step = ADAPTIVE_SOLVERS[solver]
         solution = diffrax.diffeqsolve(
             diffrax.ODETerm(lambda t, y, args: velocity(y, t)),
-            solver_cls(),
+            getattr(diffrax, solver_name)(),
             t0=t0,
             t1=t1,
             dt0=None,  # initial step from diffrax's heuristic
