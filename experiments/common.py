@@ -196,7 +196,8 @@ def fit_network(
     """Trains ``params`` with ``gendiff.train.fit``: the one way the experiments train a network.
 
     Args:
-        run: the run's fields: num_steps, checkpoint_every, log_every, progress and optim (the
+        run: the run's fields: num_steps, checkpoint_every, log_every, progress, optionally
+            time_limit_s (a wall-clock budget, :func:`gendiff.train.fit`), and optim (the
             optimizer config of ``gendiff.train.make_optimizer``, with ema_decay and optionally
             ema_warmup, the decay min(ema_decay, (1 + n) / (10 + n)) of
             :func:`gendiff.train.ema`).
@@ -233,6 +234,7 @@ def fit_network(
         checkpoint_every=run.checkpoint_every,
         log_every=run.log_every,
         progress=run.progress,
+        time_limit_s=run.get("time_limit_s"),
     )
 
 
@@ -272,6 +274,7 @@ def fit_players(
         checkpoint_every=run.checkpoint_every,
         log_every=run.log_every,
         progress=run.progress,
+        time_limit_s=run.get("time_limit_s"),
     )
 
 
@@ -427,15 +430,31 @@ def sample_quality(
     }
 
 
-def draw_samples(sample_fn: Callable, params, key: jax.Array, config) -> np.ndarray:
-    """``config.eval.num_samples`` samples from ``sample_fn(params, key, num)``, jitted, in batches."""
+def draw_samples(
+    sample_fn: Callable, params, key: jax.Array, config, timing: dict | None = None
+) -> np.ndarray:
+    """``config.eval.num_samples`` samples from ``sample_fn(params, key, num)``, jitted, in batches.
+
+    With a ``timing`` dict, the program is compiled first and the dict receives
+    ``sample_s_per_1000`` (seconds per 1,000 samples, compilation excluded) and
+    ``sample_compile_s``.
+    """
+    batch = min(config.eval.sample_batch, config.eval.num_samples)
     sampler = jax.jit(sample_fn, static_argnums=2)
-    return in_batches(
-        lambda key, num: sampler(params, key, num),
+    if timing is not None:
+        start = time.perf_counter()
+        sampler = sampler.lower(params, key, batch).compile()
+        timing["sample_compile_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    samples = in_batches(
+        lambda key, num: sampler(params, key) if timing is not None else sampler(params, key, num),
         key,
         config.eval.num_samples,
-        config.eval.sample_batch,
+        batch,
     )
+    if timing is not None:
+        timing["sample_s_per_1000"] = (time.perf_counter() - start) * 1000.0 / len(samples)
+    return samples
 
 
 def finish_run(

@@ -68,8 +68,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             clip_x0=is_images,
         )  # fmt: skip
 
-    samples = common.draw_samples(sample, state.ema_params, sample_key, config)
-    extra = {}
+    extra = {}  # with sample_s_per_1000 and sample_compile_s
+    samples = common.draw_samples(sample, state.ema_params, sample_key, config, timing=extra)
     if is_images and test_ds.num_levels:
         extra["test_bpd"] = _test_bpd(net, state.ema_params, path, test_ds, vlb_key, config)
     return common.finish_run(

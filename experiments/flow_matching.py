@@ -149,7 +149,7 @@ class _Flow:
     def model(self, params):
         return functools.partial(self.net.apply, params)
 
-    def draw(self, params, solver: str, num_steps: int) -> np.ndarray:
+    def draw(self, params, solver: str, num_steps: int, timing: dict | None = None) -> np.ndarray:
         """``eval.num_samples`` samples, from the same noise for every solver and network."""
         if (solver, num_steps) not in self._samplers:
 
@@ -166,7 +166,7 @@ class _Flow:
 
             self._samplers[solver, num_steps] = sample
         return common.draw_samples(
-            self._samplers[solver, num_steps], params, self.sample_key, self.config
+            self._samplers[solver, num_steps], params, self.sample_key, self.config, timing
         )
 
     @functools.cached_property
@@ -188,15 +188,18 @@ class _Flow:
 
     def evaluate(self, params, samplers, headline, prefix: str = ""):
         """Quality at each sampler as ``{prefix}{metric}_{solver}_nfe{NFE}``, and the headline
-        sampler's samples (None when ``headline`` is None)."""
-        figures, drawn = {}, {}
-        for solver, num_steps in samplers:
-            drawn[solver, num_steps] = self.draw(params, solver, num_steps)
-            name, value = self.quality(drawn[solver, num_steps])
+        sampler's samples (None when ``headline`` is None) with its ``{prefix}sample_s_per_1000``
+        and ``{prefix}sample_compile_s``."""
+        figures, drawn, timing = {}, {}, {}
+        for sampler in samplers:
+            drawn[sampler] = self.draw(params, *sampler, timing if sampler == headline else None)
+            name, value = self.quality(drawn[sampler])
+            solver, num_steps = sampler
             figures[f"{prefix}{name}_{solver}_nfe{EVALS_PER_STEP[solver] * num_steps}"] = value
         if headline is None:
             return figures, None
-        samples = drawn[headline] if headline in drawn else self.draw(params, *headline)
+        samples = drawn[headline] if headline in drawn else self.draw(params, *headline, timing)
+        figures.update({f"{prefix}{name}": value for name, value in timing.items()})
         return figures, samples
 
     def straightness(self, params, key, sampler) -> float:

@@ -62,10 +62,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         )
         return jnp.clip(x, -1.0, 1.0) if is_images else x
 
-    samples = common.draw_samples(sample, state.ema_params, sample_key, config)
+    timing = {}
+    samples = common.draw_samples(sample, state.ema_params, sample_key, config, timing=timing)
     return common.finish_run(
-        config, workdir, start, state, last, samples, train_ds, test_ds, eval_key, "NCSN samples"
-    )
+        config, workdir, start, state, last, samples, train_ds, test_ds, eval_key,
+        "NCSN samples", **timing,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

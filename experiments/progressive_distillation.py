@@ -140,9 +140,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             prediction=prediction,
         )
 
+    timing = {}  # of the last evaluation: the final student's sampling
+
     def evaluate(params, num_steps, png, title):
         samples = common.draw_samples(
-            functools.partial(sample, num_steps=num_steps), params, sample_key, config
+            functools.partial(sample, num_steps=num_steps), params, sample_key, config, timing
         )
         if is_main_process():
             common.save_samples(png, samples, test_ds, title)
@@ -209,6 +211,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         eval_key,
         f"{final}-step distilled student",
         **extra,
+        **timing,
     )
 
 

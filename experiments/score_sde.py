@@ -80,8 +80,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         )
         return jnp.clip(x, -1.0, 1.0) if is_images else x
 
-    samples = common.draw_samples(sample, state.ema_params, sample_key, config)
-    extra = {}
+    extra = {}  # with sample_s_per_1000 and sample_compile_s
+    samples = common.draw_samples(sample, state.ema_params, sample_key, config, timing=extra)
     if is_images and test_ds.num_levels:
         extra["test_bpd"] = _test_bpd(score_fn_of, state.ema_params, path, test_ds, bpd_key, config)
     title = f"{s.path.upper()} SDE samples"

@@ -661,6 +661,31 @@ def test_stop_when_with_a_workdir_checkpoints_the_stopping_step(tmp_path):
     assert logged[-1]["step"] == last["step"]
 
 
+def test_time_limit_ends_the_run_at_the_first_logged_step_past_it(tmp_path):
+    tx = optax.sgd(0.1)
+    state, last = gt.fit(
+        gt.create_train_state({"w": jnp.zeros(4)}, tx),
+        gt.make_train_step(_least_squares, tx, ema_decay=0.0),
+        gt_data.FullBatch({"x": np.eye(4, dtype=np.float32), "y": np.ones(4, np.float32)}),
+        jax.random.key(0),
+        num_steps=1_000_000,
+        workdir=str(tmp_path),
+        log_every=7,
+        progress=False,
+        time_limit_s=0.0,  # already spent at the first logged step
+    )
+    assert last["step"] == int(state.step) == 7
+    ckpt = gt.Checkpointer(os.path.join(tmp_path, "checkpoints"), 1000)
+    try:
+        assert ckpt.latest_step() == 7
+    finally:
+        ckpt.close()
+    with pytest.raises(ValueError, match="time_limit_s must be >= 0"):
+        gt.fit(state, gt.make_train_step(_least_squares, tx, ema_decay=0.0),
+               gt_data.FullBatch({"x": np.eye(4, dtype=np.float32), "y": np.ones(4, np.float32)}),
+               jax.random.key(0), num_steps=10, workdir=None, time_limit_s=-1.0)  # fmt: skip
+
+
 def test_non_finite_without_a_workdir_says_nothing_is_kept():
     tx = optax.sgd(1.0)
     with pytest.raises(FloatingPointError, match=r"nothing is kept \(workdir=None\)"):

@@ -159,6 +159,7 @@ def fit(
     mesh: Mesh | None = None,
     distributed: Mapping[str, Any] | None = None,
     stop_when: Callable[[dict[str, Any]], bool] | None = None,
+    time_limit_s: float | None = None,
 ) -> tuple[TrainState, dict[str, Any]]:
     """Trains until ``state.step == num_steps``, resuming from ``workdir`` if possible.
 
@@ -179,7 +180,9 @@ def fit(
     ``stop_when`` ends the run early (full-batch solvers with a tolerance): it is called with
     the host metrics at every logged step and a True stops the run there (with a checkpoint
     of that step when ``workdir`` is given; a resumed run goes on to the next logged step).
-    ``workdir=None`` keeps nothing on disk (no checkpoint, metrics file or lock) for short
+    ``time_limit_s`` ends the run the same way at the first logged step once that many
+    seconds have passed since ``fit`` was called (set-up and compilation included): a
+    wall-clock budget. ``workdir=None`` keeps nothing on disk (no checkpoint, metrics file or lock) for short
     auxiliary fits such as the linear probe's.
 
     Args:
@@ -229,6 +232,9 @@ def fit(
         >>> round(float(state.params["w"]), 1), last["step"]
         (2.0, 100)
     """
+    started = time.perf_counter()
+    if time_limit_s is not None and not time_limit_s >= 0:
+        raise ValueError(f"time_limit_s must be >= 0 seconds or None, got {time_limit_s}.")
     for name, value in (("num_steps", num_steps), ("log_every", log_every)):
         if int(value) < 1:
             raise ValueError(f"{name} must be a positive integer, got {value}.")
@@ -315,7 +321,9 @@ def fit(
                 raise FloatingPointError(
                     f"Non-finite training at step {done}: {shown}. Stopping; {kept}."
                 )
-            stop = stop_when is not None and bool(stop_when(host))
+            stop = (stop_when is not None and bool(stop_when(host))) or (
+                time_limit_s is not None and now - started >= time_limit_s
+            )
             if writes:
                 append_metrics(metrics_path, last_metrics)
             if is_main:
