@@ -53,6 +53,9 @@ def _peek_preset(argv: list[str]) -> str:
 COMPILATION_CACHE_ENV = "GENDIFF_COMPILATION_CACHE"
 
 
+FEATURE_CLASSIFIER_ENV = "GENDIFF_FEATURE_CLASSIFIER_DIR"
+
+
 def enable_compilation_cache() -> str | None:
     """Turns on JAX's persistent compilation cache for a command-line run; returns its directory.
 
@@ -350,9 +353,12 @@ def in_batches(
 def feature_classifier(
     workdir: str, train: data.ArrayDataset, test: data.ArrayDataset
 ) -> evaluation.DigitsFeatureExtractor:
-    """The classifier whose features FD-digits uses (trained on ``train``, cached in ``workdir``)."""
+    """The classifier whose features FD-digits uses, trained on ``train`` and cached in
+    ``workdir/feature_classifier``, or in ``$GENDIFF_FEATURE_CLASSIFIER_DIR/<dataset>`` when
+    that is set (runs that share one classifier, e.g. ``benchmarks.zoo``)."""
+    shared = os.environ.get(FEATURE_CLASSIFIER_ENV)
     return evaluation.load_or_train(
-        os.path.join(workdir, "feature_classifier"),
+        os.path.join(shared, train.name) if shared else os.path.join(workdir, "feature_classifier"),
         train.images,
         train.labels,
         test.images,
@@ -502,7 +508,11 @@ def finish_run(
 
 
 def save_samples(path: str, samples: np.ndarray, reference: data.ArrayDataset, title: str) -> None:
-    """A grid of images, or a scatter of points over the reference data, as a PNG."""
+    """A grid of images, or a scatter of points over the reference data, as a PNG at ``path``;
+    the samples themselves go next to it as .npy (process 0 only, atomically)."""
+    evaluation.write_atomically(
+        os.path.splitext(path)[0] + ".npy", lambda f: np.save(f, np.asarray(samples))
+    )
     if samples.ndim == 4:
         evaluation.save_image_grid(path, samples[:100], title=title)
     else:

@@ -300,15 +300,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         train_s = time.time() - arm_start
         figures, mus, zs = _evaluate(model, params, test_x, eval_key, config)
         figures["train_s"] = train_s
-        sample = jax.jit(
+        samples = common.draw_samples(
             lambda p, k, n, model=model: decoder_mean(likelihood, model.generate(p, k, n)),
-            static_argnums=2,
-        )
-        samples = common.in_batches(
-            lambda k, n: sample(params, k, n),
+            params,
             sample_key,
-            config.eval.num_samples,
-            config.eval.sample_batch,
+            config,
+            timing=figures,  # sample_s_per_1000, sample_compile_s
         )
         if config.eval.score_samples:
             figures.update(common.sample_quality(eval_key, samples, train_ds, test_ds, workdir))

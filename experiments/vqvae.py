@@ -25,7 +25,6 @@ figures. PNGs: reconstructions.png (test images over their reconstructions), cod
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 
@@ -248,18 +247,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     result["uniform_nll_bits_per_code"] = float(np.log2(config.vq.num_codes))
     result["prior_train_s"] = time.time() - prior_start
 
-    @functools.partial(jax.jit, static_argnums=2)
     def sample(p, key, num):
         c = nets.sample_codes(prior, p["prior"], key, num, temperature=config.prior.temperature)
         return _decoded_mean(model.decode_codes(p["vq"], c.reshape(num, *grid)))
 
     both = {"prior": prior_params, "vq": params}
-    samples = common.in_batches(
-        lambda k, n: sample(both, k, n),
-        sample_key,
-        config.eval.num_samples,
-        config.eval.sample_batch,
-    )
+    # With sample_s_per_1000 and sample_compile_s.
+    samples = common.draw_samples(sample, both, sample_key, config, timing=result)
     if config.eval.score_samples:
         result.update(common.sample_quality(eval_key, samples, train_ds, test_ds, workdir))
     common.save_samples(
