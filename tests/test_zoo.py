@@ -30,7 +30,8 @@ def test_quick_zoo_scores_every_family_below_noise_with_one_scorer(tmp_path):
         assert (r["fd_floor"], r["fd_noise"]) == (rows[0]["fd_floor"], rows[0]["fd_noise"])
         assert r["fd_floor"] < r["fd"] < r["fd_noise"], r
         assert 0.0 < r["label_coverage"] <= 1.0 and 0.0 <= r["label_entropy"] <= np.log(10) + 1e-6
-        assert r["nfe"] >= 1 and r["train_s"] > 0 and r["steps"] >= 1
+        assert r["nfe"] >= (0 if r["family"] == "gmm" else 1), r
+        assert r["train_s"] > 0 and r["steps"] >= 1
         assert np.load(r["samples"]).shape == (r["num_samples"], 8, 8, 1)
     by_name = {r["family"]: r for r in rows}
     # A bound and a tighter one of the same model, ordered as theory says: the IWAE bound on
