@@ -84,6 +84,12 @@ def run_settings(
         raise ValueError(
             f"unknown GAN loss {settings['loss']!r}; expected one of {sorted(GAN_LOSSES)}."
         )
+    steps = settings["num_steps"]
+    if isinstance(steps, bool) or int(steps) != steps or steps < 0:
+        raise ValueError(
+            f"config.gan.num_steps must be an integer >= 0 (0 = config.num_steps), got {steps!r}."
+        )
+    settings["num_steps"] = int(steps) or int(config.num_steps)
     packing = settings["packing"]
     if isinstance(packing, bool) or int(packing) != packing or packing < 1:
         raise ValueError(f"packing must be a positive integer m (1 = no packing), got {packing!r}.")
@@ -131,7 +137,10 @@ def _networks(config: ml_collections.ConfigDict, example_shape, num_classes, pac
         )
     else:
         generator = nets.DCGANGenerator(
-            image_shape=example_shape, features=m.features, num_classes=num_classes
+            image_shape=example_shape,
+            features=m.features,
+            num_classes=num_classes,
+            norm=m.generator_norm,
         )
         critic = nets.DCGANCritic(
             features=m.features,
@@ -163,11 +172,11 @@ def train_gan(
     packing = int(settings["packing"])
     generator, critic = _networks(config, example_shape, num_classes, packing)
     key_g, key_d, key_train = jax.random.split(jax.random.key(seed), 3)
-    z0 = jnp.zeros((packing, config.model.latent_dim))
+    z0 = jnp.zeros((2, config.model.latent_dim))  # 2: a batch-normalised generator needs 2
     x0 = jnp.zeros((packing, *example_shape))
     cond = (jnp.zeros((packing,), jnp.int32),) if num_classes else ()
     variables = {
-        "generator": generator.init(key_g, z0, *cond),
+        "generator": generator.init(key_g, z0, *(c[:1].repeat(2) for c in cond)),
         "critic": critic.init(key_d, x0, *cond),
     }
     spectral = nets.spectral_refresh(critic, x0, *cond) if config.model.spectral_norm else None
@@ -175,8 +184,8 @@ def train_gan(
         settings["loss"],
         generator.apply,
         critic.apply,
-        _optimizer(config.generator_optim, config.num_steps),
-        _optimizer(config.critic_optim, config.num_steps * settings["n_critic"]),
+        _optimizer(config.generator_optim, settings["num_steps"]),
+        _optimizer(config.critic_optim, settings["num_steps"] * settings["n_critic"]),
         latent_dim=config.model.latent_dim,
         n_critic=settings["n_critic"],
         gradient_penalty=settings["gradient_penalty"],
@@ -194,7 +203,7 @@ def train_gan(
         make_players_step(players, config.ema_decay),
         batches,
         key_train,
-        num_steps=config.num_steps,
+        num_steps=settings["num_steps"],
         workdir=workdir,
         checkpoint_every=config.checkpoint_every,
         log_every=config.log_every,
@@ -267,13 +276,13 @@ def results_table(name: str, rows: dict[str, dict], num_modes: int) -> str:
     lines = [
         f"PacGAN protocol, {name} ({num_modes} modes), mean +- std over seeds.",
         "",
-        "| configuration | seeds | modes (of %d) | high quality %% | reverse KL | s / run |"
-        % num_modes,
-        "|---|---|---|---|---|---|",
+        "| configuration | steps | seeds | modes (of %d) | high quality %% | reverse KL "
+        "| s / run |" % num_modes,
+        "|---|---|---|---|---|---|---|",
     ]
     for config_name, r in rows.items():
         lines.append(
-            f"| {config_name} | {r['num_seeds']} "
+            f"| {config_name} | {r['settings'].get('num_steps', '')} | {r['num_seeds']} "
             f"| {r['modes_captured_mean']:.1f} +- {r['modes_captured_std']:.1f} "
             f"| {100 * r['high_quality_mean']:.1f} +- {100 * r['high_quality_std']:.1f} "
             f"| {r['reverse_kl_mean']:.3f} +- {r['reverse_kl_std']:.3f} "

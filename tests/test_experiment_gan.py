@@ -25,7 +25,7 @@ def test_ring_sweep_writes_the_table_and_beats_the_untrained_generator(ring_run)
     assert sorted(rows) == sorted(names)
     table = open(os.path.join(workdir, "results.md")).read()
     for name in names:
-        assert f"| {name} | 2 |" in table
+        assert f"| {name} | {config.num_steps} | 2 |" in table
         assert os.path.exists(os.path.join(workdir, name, "samples.png"))
         assert len(rows[name]["runs"]) == len(config.sweep.seeds)
         for run in rows[name]["runs"]:
@@ -59,6 +59,7 @@ def test_a_finished_sweep_only_re_evaluates(ring_run, tmp_path):
         ("gan.loss", "nonsaturating", "unknown GAN loss 'nonsaturating'"),
         ("dataset", "rings", "config.dataset must be one of"),
         ("sweep.seeds", (), "must list at least one seed"),
+        ("gan.num_steps", -1, "config.gan.num_steps must be an integer >= 0"),
         ("conditional", True, "config.conditional needs labelled images"),
         ("num_steps", 0, "config.num_steps must be a positive integer"),
     ],
@@ -89,9 +90,20 @@ def test_wasserstein_loss_without_a_lipschitz_device_warns(tmp_path):
 def test_grid_preset_runs_and_names_its_configuration(tmp_path):
     result = gan.train_and_evaluate(configs.get_config("grid_tiny"), str(tmp_path))
     assert set(result) >= {"non_saturating_pac1/modes_captured_mean"}
-    assert "| non_saturating_pac1 | 1 |" in open(tmp_path / "results.md").read()
+    assert "| non_saturating_pac1 | 400 | 1 |" in open(tmp_path / "results.md").read()
     # 25 modes: untrained generators capture 0-1 (measured); after 400 steps, 9.
     assert result["non_saturating_pac1/modes_captured_mean"] >= 5
+
+
+def test_a_variant_may_set_its_own_length(tmp_path):
+    config = configs.get_config("grid_tiny")
+    config.sweep.variants = ("non_saturating",)
+    config.gan.num_steps = 7  # replaces config.num_steps (400) for every run
+    gan.train_and_evaluate(config, str(tmp_path))
+    with open(tmp_path / "results.json") as f:
+        run = json.load(f)["non_saturating_pac1"]["runs"][0]
+    assert run["num_steps"] == 7
+    assert "| non_saturating_pac1 | 7 | 1 |" in open(tmp_path / "results.md").read()
 
 
 # The digits tests train the FD-digits feature classifier besides the GAN: minutes, not seconds.
@@ -100,8 +112,8 @@ def test_digits_dcgan_runs_and_reports_fd_with_its_baselines(tmp_path):
     config = configs.get_config("digits_tiny")
     result = gan.train_and_evaluate(config, str(tmp_path))
     # No quality claim: after 300 steps the unconditional DCGAN is still far from the digits
-    # (measured fd_digits 390 against noise 118 and floor 6.5); the digits preset (1,500
-    # steps) reaches 80.
+    # (measured fd_digits 333 against noise 118 and floor 6.5); the digits preset (3,000
+    # steps, R1 gamma 10) reaches 8.0.
     assert result["fd_digits_floor"] < result["fd_digits_noise"]
     assert result["fd_digits_floor"] < result["fd_digits"]
     assert result["num_steps"] == config.num_steps

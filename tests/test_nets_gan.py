@@ -75,6 +75,29 @@ def test_dcgan_generator_shape_and_range(shape):
     assert float(jnp.max(jnp.abs(x))) > 0.5  # the range is used, not a constant
 
 
+@pytest.mark.parametrize("norm", ["layer", "batch"])
+def test_dcgan_generator_norms(norm):
+    g = DCGANGenerator(image_shape=(8, 8, 1), features=4, norm=norm)
+    z = 3.0 * jax.random.normal(KEY, (5, 8)) + 1.0
+    variables = g.init(KEY, z)
+    _, inter = g.apply(variables, z, capture_intermediates=True)
+    h = inter["intermediates"]["LayerNorm_0"]["__call__"][0]  # (5, 2, 2, 16), scale 1, bias 0
+    axes = (0, 1, 2) if norm == "batch" else (-1,)
+    np.testing.assert_allclose(h.mean(axis=axes), 0.0, atol=1e-5)
+    np.testing.assert_allclose(h.std(axis=axes), 1.0, atol=1e-3)
+    # Batch statistics tie a sample to its batch; the layer norm keeps samples independent.
+    first = g.apply(variables, z)[0]
+    other = g.apply(variables, z.at[1:].set(0.0))[0]
+    assert bool(jnp.allclose(first, other, atol=1e-6)) == (norm == "layer")
+
+
+def test_dcgan_generator_norm_errors():
+    with pytest.raises(ValueError, match="norm must be one of"):
+        DCGANGenerator(norm="group").init(KEY, jnp.zeros((2, 4)))
+    with pytest.raises(ValueError, match="batches of >= 2 latents"):
+        DCGANGenerator(norm="batch").init(KEY, jnp.zeros((1, 4)))
+
+
 @pytest.mark.parametrize(
     "shape, conditioning",
     [

@@ -12,6 +12,7 @@ from gendiff.nets.embeddings import LabelEmbedding, TimeEmbedding, sinusoidal_em
 from gendiff.nets.energy import EnergyMLP
 from gendiff.nets.gan import (
     DCGAN_LAYOUTS,
+    GENERATOR_NORMS,
     DCGANCritic,
     DCGANGenerator,
     MLPCritic,
@@ -54,6 +55,7 @@ __all__ = [
     "DCGAN_LAYOUTS",
     "DCGANCritic",
     "DCGANGenerator",
+    "GENERATOR_NORMS",
     "DomainAdversarialNet",
     "EnergyMLP",
     "FeatureMLP",

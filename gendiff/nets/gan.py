@@ -37,6 +37,7 @@ from gendiff.nets.spectral import spectral_layer
 __all__ = [
     "CONDITIONINGS",
     "DCGAN_LAYOUTS",
+    "GENERATOR_NORMS",
     "DCGANCritic",
     "DCGANGenerator",
     "MLPCritic",
@@ -50,6 +51,9 @@ DCGAN_LAYOUTS = {8: 2, 28: 7, 32: 4}
 (8x8 digits: 2, 28x28 MNIST: 7, 32x32: 4); each stage between them doubles or halves it."""
 
 CONDITIONINGS = ("concat", "projection")
+
+GENERATOR_NORMS = ("layer", "batch")
+"""Normalisations of the :class:`DCGANGenerator` 's hidden layers."""
 
 
 def dcgan_layout(image_shape: Sequence[int]) -> tuple[int, int]:
@@ -256,15 +260,26 @@ class DCGANGenerator(nn.Module):
 
     z [+ label embedding] -> Dense to (base, base, features 2^stages) -> ``stages`` x
     (4x4 stride-2 transposed conv halving the width, doubling the side) -> 3x3 conv to the
-    image channels -> tanh. Each hidden layer is LayerNorm + ReLU: a per-example stand-in
-    for DCGAN's batch norm, so the generator carries no batch statistics. For 28x28x1 with
+    image channels -> tanh. Each hidden layer is a normalisation + ReLU. For 28x28x1 with
     features 32: 7x7x128 -> 14x14x64 -> 28x28x32 -> 28x28x1.
+
+    Normalisation (``norm``):
+
+    * ``"layer"``: LayerNorm over each pixel's channels, per example (samples are
+      independent of their batch);
+    * ``"batch"``: DCGAN's batch normalisation, always with the statistics of the current
+      batch (over batch and pixels, per channel; no running averages, so the generator
+      carries no state and samples the same way it trains, in batches of >= 2). It keeps the
+      features of a batch spread out, so an unconditional generator cannot map every z to
+      one image: on the 8x8 digits the "layer" generator collapsed to a single image, the
+      "batch" one did not (see experiments/configs/gan.py, preset digits).
 
     Attributes:
       image_shape: (height, width, channels) of the images.
       features: width of the last hidden layer.
       num_classes: if set, the generator is conditional (label embedding concatenated to z).
       embed_dim: width of the label embedding.
+      norm: "layer" or "batch" (see above).
 
     Example:
       >>> g = DCGANGenerator(image_shape=(8, 8, 1), features=8)
@@ -278,6 +293,7 @@ class DCGANGenerator(nn.Module):
     features: int = 32
     num_classes: int | None = None
     embed_dim: int = 16
+    norm: str = "layer"
 
     @nn.compact
     def __call__(self, z: jax.Array, y: jax.Array | None = None) -> jax.Array:
@@ -288,16 +304,29 @@ class DCGANGenerator(nn.Module):
         base, stages = dcgan_layout(self.image_shape)
         _check_batch("DCGANGenerator", z, 2, "latents z of shape (batch, latent_dim)")
         _check_labels("DCGANGenerator", y, z.shape[0], self.num_classes)
+        if self.norm not in GENERATOR_NORMS:
+            raise ValueError(
+                f"DCGANGenerator: norm must be one of {GENERATOR_NORMS}, got {self.norm!r}."
+            )
+        if self.norm == "batch" and z.shape[0] < 2:
+            raise ValueError(
+                f"DCGANGenerator with norm='batch' needs batches of >= 2 latents, got {z.shape[0]}."
+            )
+
+        def normalise(h):
+            axes = (0, 1, 2) if self.norm == "batch" else (-1,)
+            return nn.LayerNorm(reduction_axes=axes, feature_axes=-1)(h)
+
         h = z
         if self.num_classes is not None:
             h = jnp.concatenate([h, nn.Embed(self.num_classes, self.embed_dim)(y)], axis=-1)
         width = self.features * 2**stages
         h = nn.Dense(base * base * width)(h).reshape(z.shape[0], base, base, width)
-        h = nn.relu(nn.LayerNorm()(h))
+        h = nn.relu(normalise(h))
         for _ in range(stages):
             width //= 2
             h = nn.ConvTranspose(width, (4, 4), strides=(2, 2), padding="SAME")(h)
-            h = nn.relu(nn.LayerNorm()(h))
+            h = nn.relu(normalise(h))
         channels = int(self.image_shape[-1])
         return jnp.tanh(nn.Conv(channels, (3, 3), padding="SAME")(h))
 
