@@ -185,7 +185,7 @@ FAMILIES: dict[str, Family] = {
         "experiments.gan",
         "digits",
         {},
-        {"num_steps": 60, "log_every": 20, "checkpoint_every": 60, "model.features": 16},
+        {"num_steps": 600, "log_every": 200, "checkpoint_every": 600},
         nfe=lambda c, m: 1,
     ),
     "vae": Family(
