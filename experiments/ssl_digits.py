@@ -1,10 +1,11 @@
-"""Self-supervised ViT encoders on digits and MNIST, compared by one linear probe.
+"""Self-supervised encoders on digits and MNIST, compared by one linear probe.
 
   python -m experiments.ssl_digits --config.method=simclr
   python -m experiments.ssl_digits --preset mnist --config.method=jepa
 
-One run trains (or not) one encoder, :class:`gendiff.nets.ViTEncoder`, and scores its frozen
-features, the mean of its tokens, with the library's probe protocol
+One run trains (or not) one encoder, :class:`gendiff.nets.ConvTokenEncoder` (default) or
+:class:`gendiff.nets.ViTEncoder` (``--config.encoder.kind=vit``), both giving one token per
+patch, and scores its frozen features, the mean of its tokens, with the library's probe protocol
 (:func:`gendiff.eval.probe_encoder`: L2 logistic regression, lambda chosen on a validation
 part of the training split, test accuracy). Methods (``config.method``):
 

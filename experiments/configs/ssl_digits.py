@@ -1,4 +1,4 @@
-"""Presets for experiments/ssl_digits.py (SimCLR, MAE, JEPA on a ViT; one linear probe).
+"""Presets for experiments/ssl_digits.py (SimCLR, MAE, JEPA on a conv or ViT encoder; one linear probe).
 
 python -m experiments.ssl_digits --config.method=simclr            # 8x8 digits
 python -m experiments.ssl_digits --preset mnist --config.method=jepa
