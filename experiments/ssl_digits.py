@@ -1,10 +1,11 @@
-"""Self-supervised ViT encoders on digits and MNIST, compared by one linear probe.
+"""Self-supervised encoders on digits and MNIST, compared by one linear probe.
 
   python -m experiments.ssl_digits --config.method=simclr
   python -m experiments.ssl_digits --preset mnist --config.method=jepa
 
-One run trains (or not) one encoder, :class:`gendiff.nets.ViTEncoder`, and scores its frozen
-features, the mean of its tokens, with the library's probe protocol
+One run trains (or not) one encoder, :class:`gendiff.nets.ConvTokenEncoder` (default) or
+:class:`gendiff.nets.ViTEncoder` (``--config.encoder.kind=vit``), both giving one token per
+patch, and scores its frozen features, the mean of its tokens, with the library's probe protocol
 (:func:`gendiff.eval.probe_encoder`: L2 logistic regression, lambda chosen on a validation
 part of the training split, test accuracy). Methods (``config.method``):
 
@@ -54,15 +55,30 @@ from gendiff.train import (
 METHODS = ("pixels", "random", "simclr", "mae", "jepa", "jepa_joint", "supervised")
 
 
-def build_encoder(config, image_shape) -> nets.ViTEncoder:
+ENCODERS = ("vit", "conv")
+
+
+def build_encoder(config, image_shape) -> nets.ViTEncoder | nets.ConvTokenEncoder:
+    """``config.encoder.kind``: 'vit' (:class:`gendiff.nets.ViTEncoder`, ``depth`` blocks) or
+    'conv' (:class:`gendiff.nets.ConvTokenEncoder`, ``depth`` convolutions on the grid)."""
     e = config.encoder
-    return nets.ViTEncoder(
-        image_shape=tuple(image_shape),
-        patch_size=e.patch_size,
-        width=e.width,
-        depth=e.depth,
-        num_heads=e.num_heads,
-    )
+    if e.kind == "vit":
+        return nets.ViTEncoder(
+            image_shape=tuple(image_shape),
+            patch_size=e.patch_size,
+            width=e.width,
+            depth=e.depth,
+            num_heads=e.num_heads,
+        )
+    if e.kind == "conv":
+        return nets.ConvTokenEncoder(
+            image_shape=tuple(image_shape),
+            patch_size=e.patch_size,
+            width=e.width,
+            channels=e.channels,
+            depth=e.depth,
+        )
+    raise ValueError(f"config.encoder.kind must be one of {ENCODERS}, got {e.kind!r}.")
 
 
 def _predictor(config, num_patches: int, out_dim: int) -> nets.TokenPredictor:
@@ -100,7 +116,7 @@ def _visible_and_masked(mask: jax.Array, num_masked: int) -> tuple[jax.Array, ja
     ].astype(jnp.int32)
 
 
-def method_setup(config, encoder: nets.ViTEncoder, encoder_params, num_classes: int, key):
+def method_setup(config, encoder, encoder_params, num_classes: int, key):
     """(params, loss_fn(params, batch, key), labels of the trained leaves, post_update)."""
     method, width = config.method, config.encoder.width
     length, grid = encoder.num_patches, encoder.grid_shape
@@ -144,7 +160,9 @@ def method_setup(config, encoder: nets.ViTEncoder, encoder_params, num_classes: 
             tokens = encoder.apply(params["encoder"], ssl.gather_positions(patches, vis), vis)
             pred = decoder.apply(params["decoder"], tokens, vis, hid)  # (B, n_mask, D)
             full = jnp.zeros_like(patches).at[jnp.arange(b)[:, None], hid].set(pred)
-            return ssl.masked_reconstruction_loss(full, patches, mask)
+            return ssl.masked_reconstruction_loss(
+                full, patches, mask, normalize_target=m.normalize_target
+            )
 
     elif method in ("jepa", "jepa_joint"):
         j = config.jepa
@@ -266,8 +284,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
     Returns:
       probe_test_accuracy, probe_l2, probe_train_accuracy, the collapse diagnostics of the
-      test features (effective_rank, std_mean, std_min, normalized_std_mean), feature_dim,
-      the last training metrics (train_*), num_params and wall_s.
+      test features (effective_rank, std_mean, std_min, normalized_std_mean) and of the
+      tokens of the first 500 test images (token_effective_rank, ...), feature_dim, the last training metrics (train_*), num_params and wall_s.
 
     Example:
       >>> from experiments.configs import ssl_digits as configs
@@ -318,6 +336,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         feature_dim=int(test_features.shape[1]),
     )
     result.update({k: float(v) for k, v in ssl.collapse_metrics(test_features).items()})
+    if config.method != "pixels":  # the same diagnostics on the tokens the losses act on
+        tokens = encoder.apply(encoder_params, jnp.asarray(test_ds.images[:500]))
+        tokens = tokens.reshape(-1, tokens.shape[-1])
+        result.update({f"token_{k}": float(v) for k, v in ssl.collapse_metrics(tokens).items()})
     result["wall_s"] = time.time() - start
     if is_main_process():
         save_pca_plot(

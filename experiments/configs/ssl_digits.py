@@ -1,4 +1,4 @@
-"""Presets for experiments/ssl_digits.py (SimCLR, MAE, JEPA on a ViT; one linear probe).
+"""Presets for experiments/ssl_digits.py (SimCLR, MAE, JEPA on a conv or ViT encoder; one linear probe).
 
 python -m experiments.ssl_digits --config.method=simclr            # 8x8 digits
 python -m experiments.ssl_digits --preset mnist --config.method=jepa
@@ -14,8 +14,9 @@ from experiments.configs import distributed, lookup
 
 
 def cpu() -> ml_collections.ConfigDict:
-    """A 2-block ViT (16 tokens of 2x2 pixels, width 64) on sklearn's 8x8 digits, 800 steps
-    at batch 128 (71 epochs)."""
+    """The convolutional encoder (16 tokens of 2x2 pixels: 8 -> 4, 32/64 channels, width 64;
+    ``encoder.kind='vit'`` gives a ViT with the same tokens) on sklearn's 8x8 digits, 800
+    steps at batch 128 (71 epochs)."""
     c = ml_collections.ConfigDict()
     c.seed = 0
     c.dataset = "digits"
@@ -30,9 +31,11 @@ def cpu() -> ml_collections.ConfigDict:
     c.progress = False
 
     c.encoder = ml_collections.ConfigDict()
+    c.encoder.kind = "conv"  # or "vit" (gendiff.nets.ViTEncoder)
+    c.encoder.channels = 32  # conv only: filters of the first convolution
     c.encoder.patch_size = 2
     c.encoder.width = 64  # the embedding size E: features are the mean of the tokens
-    c.encoder.depth = 2
+    c.encoder.depth = 1  # conv: 3x3 convolutions on the patch grid; vit: transformer blocks
     c.encoder.num_heads = 4
 
     c.predictor = ml_collections.ConfigDict()  # MAE's decoder and JEPA's predictor
@@ -55,6 +58,7 @@ def cpu() -> ml_collections.ConfigDict:
     c.mae = ml_collections.ConfigDict()
     c.mae.mask_ratio = 0.5
     c.mae.mask_kind = "random"
+    c.mae.normalize_target = False  # MAE's normalised-pixel target (per-patch standardised)
 
     c.jepa = ml_collections.ConfigDict()
     c.jepa.target_ratio = 0.25
@@ -87,14 +91,21 @@ def cpu() -> ml_collections.ConfigDict:
 
 def mnist() -> ml_collections.ConfigDict:
     """The local MNIST split (the t10k IDX files: 8,000 train / 2,000 test by a fixed
-    permutation), the same 2-block ViT on 16 tokens of 7x7 pixels, 1000 steps (16 epochs)."""
+    permutation): the convolutional encoder on a 7x7 grid of 4x4-pixel patches (28 -> 14 -> 7,
+    16/32/64 channels), 128-dimensional tokens, 600 steps at batch 256 (19 epochs)."""
     c = cpu()
     c.dataset = "mnist_idx_t10k"
     c.data_dir = "/work/shared/data/mnist"
-    c.num_steps = 1000
-    c.encoder.patch_size = 7
+    c.num_steps = 600
+    c.batch_size = 256
+    c.encoder.kind = "conv"
+    c.encoder.patch_size = 4
+    c.encoder.width = 128
+    c.encoder.channels = 16
+    c.encoder.depth = 1
     c.augment.max_shift = 2
-    c.augment.crop_min_scale = 0.7
+    c.augment.crop_min_scale = 0.5
+    c.mae.normalize_target = True
     return c
 
 

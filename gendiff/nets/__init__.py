@@ -7,6 +7,7 @@ a causal transformer prior over its codes."""
 
 from gendiff.nets.classifier import ImageClassifier
 from gendiff.nets.code_prior import CodePrior, sample_codes
+from gendiff.nets.conv_encoder import ConvTokenEncoder
 from gendiff.nets.dann import ConvFeatures, DomainAdversarialNet, FeatureMLP
 from gendiff.nets.embeddings import LabelEmbedding, TimeEmbedding, sinusoidal_embedding
 from gendiff.nets.energy import EnergyMLP
@@ -52,6 +53,7 @@ __all__ = [
     "VQDecoder",
     "VQEncoder",
     "ConvFeatures",
+    "ConvTokenEncoder",
     "DCGAN_LAYOUTS",
     "DCGANCritic",
     "DCGANGenerator",
