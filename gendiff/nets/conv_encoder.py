@@ -20,12 +20,13 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gendiff.ssl.masking import patchify, unpatchify
+from gendiff.nets.vit import _PatchGrid
+from gendiff.ssl.masking import unpatchify
 
 __all__ = ["ConvTokenEncoder"]
 
 
-class ConvTokenEncoder(nn.Module):
+class ConvTokenEncoder(_PatchGrid, nn.Module):
     """Convolutions down to the patch grid; tokens (B, L, width) like ViTEncoder's.
 
     Attributes:
@@ -55,30 +56,6 @@ class ConvTokenEncoder(nn.Module):
     width: int = 64
     channels: int = 32
     depth: int = 1
-
-    @property
-    def grid_shape(self) -> tuple[int, int]:
-        h, w, _ = self.image_shape
-        return h // self.patch_size, w // self.patch_size
-
-    @property
-    def num_patches(self) -> int:
-        gh, gw = self.grid_shape
-        return gh * gw
-
-    @property
-    def patch_dim(self) -> int:
-        return self.patch_size * self.patch_size * self.image_shape[2]
-
-    def patchify(self, images: jax.Array) -> jax.Array:
-        """(B, H, W, C) images to (B, L, p*p*C) patches in raster order."""
-        images = jnp.asarray(images)
-        if images.ndim != 4 or tuple(images.shape[1:]) != tuple(self.image_shape):
-            raise ValueError(
-                f"images must have shape (batch, {', '.join(map(str, self.image_shape))}), got "
-                f"{images.shape}."
-            )
-        return patchify(images, self.patch_size)
 
     def _check(self) -> int:
         h, w, _ = self.image_shape

@@ -41,7 +41,36 @@ def _check_positions(positions: jax.Array, tokens: jax.Array, num_patches: int) 
     del num_patches
 
 
-class ViTEncoder(nn.Module):
+class _PatchGrid:
+    """The patch grid of an encoder with fields ``image_shape`` (H, W, C) and ``patch_size``:
+    shared by :class:`ViTEncoder` and :class:`gendiff.nets.ConvTokenEncoder`."""
+
+    @property
+    def grid_shape(self) -> tuple[int, int]:
+        h, w, _ = self.image_shape
+        return h // self.patch_size, w // self.patch_size
+
+    @property
+    def num_patches(self) -> int:
+        gh, gw = self.grid_shape
+        return gh * gw
+
+    @property
+    def patch_dim(self) -> int:
+        return self.patch_size * self.patch_size * self.image_shape[2]
+
+    def patchify(self, images: jax.Array) -> jax.Array:
+        """(B, H, W, C) images to (B, L, p*p*C) patches in raster order."""
+        images = jnp.asarray(images)
+        if images.ndim != 4 or tuple(images.shape[1:]) != tuple(self.image_shape):
+            raise ValueError(
+                f"images must have shape (batch, {', '.join(map(str, self.image_shape))}), got "
+                f"{images.shape}."
+            )
+        return patchify(images, self.patch_size)
+
+
+class ViTEncoder(_PatchGrid, nn.Module):
     """Patch embedding, learned positions, ``depth`` transformer blocks, final LayerNorm.
 
     Attributes:
@@ -69,30 +98,6 @@ class ViTEncoder(nn.Module):
     depth: int = 4
     num_heads: int = 4
     mlp_ratio: int = 4
-
-    @property
-    def grid_shape(self) -> tuple[int, int]:
-        h, w, _ = self.image_shape
-        return h // self.patch_size, w // self.patch_size
-
-    @property
-    def num_patches(self) -> int:
-        gh, gw = self.grid_shape
-        return gh * gw
-
-    @property
-    def patch_dim(self) -> int:
-        return self.patch_size * self.patch_size * self.image_shape[2]
-
-    def patchify(self, images: jax.Array) -> jax.Array:
-        """(B, H, W, C) images to (B, L, p*p*C) patches in raster order."""
-        images = jnp.asarray(images)
-        if images.ndim != 4 or tuple(images.shape[1:]) != tuple(self.image_shape):
-            raise ValueError(
-                f"images must have shape (batch, {', '.join(map(str, self.image_shape))}), got "
-                f"{images.shape}."
-            )
-        return patchify(images, self.patch_size)
 
     @nn.compact
     def __call__(self, x: jax.Array, positions: jax.Array | None = None) -> jax.Array:
