@@ -19,7 +19,7 @@ Outputs in ``--workdir``: ``zoo.json`` (one object per family), ``zoo.md`` (the 
 cost), and one experiment workdir per family.
 
 Usage:
-    python -m benchmarks.zoo                             # every family, --budget 240 s each
+    python -m benchmarks.zoo                             # every family, --budget 180 s each (~30 min)
     python -m benchmarks.zoo --families ddpm gan vae --budget 60
     python -m benchmarks.zoo --quick                     # tiny settings: the table's structure
 """
@@ -49,7 +49,7 @@ from gendiff.train import is_main_process
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 
-DEFAULT_BUDGET_S = 240.0
+DEFAULT_BUDGET_S = 180.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,12 +63,15 @@ class Family:
       overrides: dotted config fields set on the preset (``{"sample.nfe": 20}``).
       quick: further overrides for ``--quick`` (a few steps, small networks).
       nfe: network evaluations per sample, ``nfe(config, metrics)``.
-      prefix: of the experiment's metric names (the VAE's arms: ``"vae_"``).
-      bpd: ``(metric name, kind)`` of the test bits/dim, or None.
+      prefix: of the experiment's metric names (the VAE's arms: ``"vae_"``); ending in "/",
+        the key of the family's own dict in the metrics (``"pcd1/"``: the RBM of that rule).
+      bpd: ``(metric name, kind)`` of the test bits/dim, or None; a name ending in ``elbo`` or
+        ``log_likelihood`` is in nats per image and is converted.
       bpd_2: a second estimate of the same model's bits/dim, or None.
       samples: the .npy of the samples in the experiment's workdir.
       reuse: the family whose trained workdir this one re-evaluates (same model, another
         sampler) instead of training again.
+      steps: the training steps of the row, ``steps(metrics)`` (default: ``num_steps``).
       limits: the config's wall-clock limits (dotted ``time_limit_s`` fields) as fractions of
         the budget, for families that train in stages.
     """
@@ -85,6 +88,7 @@ class Family:
     samples: str = "samples.npy"
     reuse: str | None = None
     limits: tuple[tuple[str, float], ...] = (("time_limit_s", 1.0),)
+    steps: Callable[[dict], int] | None = None
 
 
 def _denoiser_quick(**extra) -> dict:
@@ -134,10 +138,21 @@ FAMILIES: dict[str, Family] = {
         "DDPM, ancestral",
         "experiments.ddpm",
         "cpu",
-        {"sample.sampler": ""},
-        _denoiser_quick(**{"diffusion.num_diffusion_steps": 50}, **_VLB_QUICK),
+        {"sample.sampler": "", "eval.ode_bpd_examples": 100},
+        # No ODE solve in --quick (its compilation alone is seconds): tests/test_experiment_ddpm.py
+        _denoiser_quick(
+            **{"diffusion.num_diffusion_steps": 50, "eval.ode_bpd_examples": 0}, **_VLB_QUICK
+        ),
         nfe=lambda c, m: c.diffusion.num_diffusion_steps,
         bpd=("test_bpd", "variational bound"),
+        # The same network's probability-flow ODE likelihood on the first test digits.
+        bpd_2=(
+            "ode_bpd",
+            (
+                "probability-flow ODE, first {ode_bpd_examples} test digits, their bound "
+                "{ode_bpd_vlb:.3f}"
+            ),
+        ),
     ),
     "ddpm_dpm_solver": Family(
         "DDPM, DPM-Solver++(2M)-SDE",
@@ -194,6 +209,7 @@ FAMILIES: dict[str, Family] = {
             }
         ),
         nfe=lambda c, m: c.distill.final_sampling_steps,
+        steps=lambda m: m["teacher_num_steps"] + m["distill_num_steps"],
         # The teacher; the distillation rounds (1,000 steps by default) come on top.
         limits=(("time_limit_s", 0.6),),
     ),
@@ -202,7 +218,14 @@ FAMILIES: dict[str, Family] = {
         "experiments.gan",
         "digits",
         {},
-        {"num_steps": 600, "log_every": 200, "checkpoint_every": 600},
+        {
+            "num_steps": 300,
+            "log_every": 150,
+            "checkpoint_every": 300,
+            "batch_size": 32,
+            "generator_optim.learning_rate": 1e-3,
+            "critic_optim.learning_rate": 1e-3,
+        },  # fmt: skip
         nfe=lambda c, m: 1,
     ),
     "vae": _vae_family("VAE", "vae"),
@@ -228,6 +251,34 @@ FAMILIES: dict[str, Family] = {
         nfe=lambda c, m: int(np.prod(m["code_grid"])) + 1,
         samples="prior_samples.npy",
         limits=(("time_limit_s", 0.5), ("prior.time_limit_s", 0.5)),
+    ),
+    "rbm": Family(
+        "RBM (PCD-1, 64 hidden)",
+        "experiments.rbm",
+        "cpu",
+        {"methods": ("pcd1",), "num_hidden": 64, "num_steps": 20_000, "log_every": 1000},
+        {
+            "num_steps": 2000,
+            "log_every": 500,
+            "num_hidden": 16,
+            "eval.gibbs_sweeps": 200,
+            "eval.ais_betas": 1000,
+            "eval.ais_chains": 32,
+        },  # fmt: skip
+        nfe=lambda c, m: c.eval.gibbs_sweeps,  # Gibbs sweeps (no network)
+        prefix="pcd1/",
+        bpd=("test_log_likelihood", "AIS log Z, digits binarised at mid-grey"),
+        samples="pcd1/samples.npy",
+    ),
+    "ebm": Family(
+        "EBM (energy MLP), Langevin",
+        "experiments.ebm",
+        "digits",
+        {"num_steps": 20_000},
+        {"num_steps": 300, "log_every": 100, "num_chains": 200, "model.hidden": 64},
+        nfe=lambda c, m: c.eval.langevin_steps,  # one energy gradient per Langevin step
+        prefix="digits/",
+        samples="digits/samples.npy",
     ),
     "gmm": Family(
         "Gaussian mixture (EM)",
@@ -306,6 +357,8 @@ def run_family(
     metrics = module.train_and_evaluate(config, directory)
     wall = time.time() - started
     p = family.prefix
+    if p.endswith("/"):  # the family's own dict of the experiment's metrics
+        metrics, p = metrics[p[:-1]], ""
     # The samples of this row (a re-evaluation overwrites the experiment's own file).
     samples = os.path.join(workdir, f"samples_{name}.npy")
     drawn = np.load(os.path.join(directory, family.samples))
@@ -322,7 +375,11 @@ def run_family(
         "label_entropy": figures["label_entropy"],
         "fd_own_scorer": metrics.get(f"{p}fd_digits"),  # the experiment's own key and rows
         "num_samples": scorer.num_samples,
-        "steps": int(metrics.get("num_steps", config.get("num_steps", 0))),
+        "steps": int(
+            family.steps(metrics)
+            if family.steps
+            else metrics.get("num_steps", config.get("num_steps", 0))
+        ),
         "train_s": trained[family.reuse]["train_s"]
         if family.reuse
         else metrics.get(f"{p}train_s") or _train_seconds(directory, started),
@@ -339,10 +396,10 @@ def run_family(
     for slot, spec in (("bpd", family.bpd), ("bpd_2", family.bpd_2)):
         if spec and f"{p}{spec[0]}" in metrics:
             value = metrics[f"{p}{spec[0]}"]
-            if spec[0].endswith("elbo"):  # nats per image -> bits per dimension
+            if spec[0].endswith(("elbo", "log_likelihood")):  # nats per image -> bits per dim
                 value = -value / (64 * np.log(2.0))
             k = config.eval.get("num_importance_samples")  # the VAEs' bound
-            kind = spec[1].format(k=k)
+            kind = spec[1].format(k=k, **{n: v for n, v in metrics.items() if n.isidentifier()})
             row[slot], row[f"{slot}_kind"] = float(value), kind
     return row
 
@@ -378,7 +435,7 @@ def markdown(rows: list[dict], header: str) -> str:
             f" for every row: floor {rows[0]['fd_floor']:.2f} (train digits), noise "
             f"{rows[0]['fd_noise']:.2f}. Label coverage and entropy (nats, at most log 10 = "
             "2.303) of the classes the digits classifier assigns; bits/dim on the 17-level "
-            "test digits.",
+            "test digits, except where the kind says binarised.",
         ]
     return "\n".join(lines) + "\n"
 
@@ -402,18 +459,20 @@ def plot(rows: list[dict], grid_png: str, cost_png: str, per_row: int = 12) -> N
 
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
-    for r in rows:
+    colours = matplotlib.colormaps["tab20"].colors  # one colour per row (13 rows and more)
+    for i, r in enumerate(rows):
         cost = r["sample_s_per_1000"] or float("nan")
-        ax.scatter(cost, r["fd"])
+        ax.scatter(cost, r["fd"], color=colours[i % len(colours)])
         ax.annotate(
             r["label"], (cost, r["fd"]), fontsize=6, xytext=(3, 3), textcoords="offset points"
         )
     ax.axhline(rows[0]["fd_floor"], color="k", ls=":", lw=1, label="floor (train digits)")
+    ax.axhline(rows[0]["fd_noise"], color="k", ls="--", lw=1, label="noise")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("sampling seconds per 1,000 samples (compilation excluded)")
     ax.set_ylabel(f"FD-digits ({rows[0]['num_samples']:,} samples)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     save_figure(cost_png, fig)
 

@@ -1,7 +1,9 @@
-"""Energy-based models p(x) ∝ exp(-E(x)) on 2-D toys, trained with Langevin negative samples.
+"""Energy-based models p(x) ∝ exp(-E(x)) on 2-D toys and 8x8 digits, trained with Langevin
+negative samples.
 
   python -m experiments.ebm
   python -m experiments.ebm --config.sampler=short_run
+  python -m experiments.ebm --preset digits
 
 For each toy of ``config.datasets`` a small :class:`gendiff.nets.EnergyMLP` is trained through
 ``gendiff.train.fit`` on the contrastive loss mean E(data) - mean E(negatives) + alpha (E^2
@@ -12,7 +14,14 @@ num_cells^2 grid over the bounds square, and scored by KL(test histogram || mode
 grid, beside the same KL for the untrained network, the uniform density and (eight Gaussians)
 the true density: the floor set by the histogram's own noise.
 
-Workdir layout: {dataset}/ (checkpoints, metrics.jsonl, density.png) and metrics.json.
+An image dataset (preset ``digits``) has no grid to normalise on: its model is scored by its
+samples, ``eval.num_samples`` Langevin chains of ``eval.langevin_steps`` steps from uniform
+noise on the bounds, clipped to them, with the figures of
+:func:`experiments.common.sample_quality` (FD-digits with its floor and noise values, label
+coverage) and the sampling time.
+
+Workdir layout: {dataset}/ (checkpoints, metrics.jsonl, density.png or samples.png and
+samples.npy) and metrics.json.
 """
 
 from __future__ import annotations
@@ -48,7 +57,7 @@ def _train(config, workdir, energy_fn, params, x_train, key):
             bounds=bounds,
         )
         state, last = common.fit_network(config, workdir, params, loss, batches, key)
-        return state.params, last
+        return state.params, {**last, "num_steps": int(state.step)}
     players = persistent_chain_players(
         classic.langevin_transition(
             energy_fn,
@@ -61,12 +70,54 @@ def _train(config, workdir, energy_fn, params, x_train, key):
         make_optimizer(config.optim),
     )
     chains = jax.random.uniform(
-        jax.random.fold_in(key, 2**31), (config.num_chains, 2), minval=bounds[0], maxval=bounds[1]
+        jax.random.fold_in(key, 2**31),
+        (config.num_chains, *x_train.shape[1:]),
+        minval=bounds[0],
+        maxval=bounds[1],
     )
     state, last = common.fit_players(
         config, workdir, {"chains": chains, "model": params}, players, batches, key
     )
-    return state.params["model"], last
+    return state.params["model"], {**last, "num_steps": int(state.step)}
+
+
+def _is_toy(name: str) -> bool:
+    return name.startswith("toy2d/")
+
+
+def _langevin_samples(config, energy_fn, shape):
+    """``sample(params, key, num)``: Langevin chains from uniform noise on the bounds, clipped."""
+    low, high = config.bounds
+
+    def sample(params, key, num):
+        noise_key, run_key = jax.random.split(key)
+        x = jax.random.uniform(noise_key, (num, *shape), minval=low, maxval=high)
+        x = langevin_dynamics(
+            run_key,
+            classic.ebm_score(energy_fn, params),
+            x,
+            step_size=config.step_size,
+            num_steps=config.eval.langevin_steps,
+        )
+        return jnp.clip(x, low, high)
+
+    return sample
+
+
+def _image_scores(config, workdir, energy_fn, params, train_ds, test_ds, key, name) -> dict:
+    """Samples from noise, scored as every image experiment scores its samples."""
+    timing = {}
+    sample = _langevin_samples(config, energy_fn, train_ds.example_shape)
+    samples = common.draw_samples(sample, params, jax.random.fold_in(key, 0), config, timing)
+    common.save_samples(
+        os.path.join(workdir, "samples.png"),
+        samples,
+        test_ds,
+        title=f"EBM ({config.sampler} Langevin), {name}: "
+        f"{config.eval.langevin_steps} steps from noise",
+    )
+    quality = common.sample_quality(jax.random.fold_in(key, 1), samples, train_ds, test_ds, workdir)
+    return {**quality, **timing}
 
 
 def _plot(path, energy_fn, params, samples, x_test, config, title):
@@ -111,10 +162,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     low, high = config.bounds
     if not low < high:
         raise ValueError(f"config.bounds must be (low, high) with low < high, got {config.bounds}.")
-    names = [f"toy2d/{d}" for d in config.datasets]
+    names = [d if d in data.NAMES else f"toy2d/{d}" for d in config.datasets]
     for name in names:
         if name not in data.NAMES:
-            raise ValueError(f"Unknown 2-D toy {name!r}; expected one of {data.toy2d.NAMES}.")
+            raise ValueError(
+                f"Unknown dataset {name!r}; expected one of {data.toy2d.NAMES} or an image "
+                f"dataset of gendiff.data.NAMES."
+            )
     net = nets.EnergyMLP(hidden=config.model.hidden, depth=config.model.depth)
     energy_fn = net.apply
     key = jax.random.key(config.seed)
@@ -123,11 +177,37 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     result = {}
     for i, name in enumerate(names):
         t0 = time.time()
-        x_train = np.asarray(data.load(name, "train").images)
-        x_test = np.asarray(data.load(name, "test").images)
+        train_ds, test_ds = (
+            data.load(name, split, config.get("data_dir", "")) for split in ("train", "test")
+        )
+        if not _is_toy(name) and len(train_ds.example_shape) != 3:
+            raise ValueError(f"Dataset {name!r} must be a 2-D toy or images, got "
+                             f"{train_ds.example_shape}.")  # fmt: skip
+        x_train, x_test = np.asarray(train_ds.images), np.asarray(test_ds.images)
         params = net.init(jax.random.fold_in(key, i), x_train[:1])
-        kl_init, _ = classic.grid_kl(x_test, energy_fn, params, bounds, cells)
         dataset_dir = os.path.join(workdir, config.datasets[i])
+        if not _is_toy(name):
+            params, last = _train(
+                config, dataset_dir, energy_fn, params, x_train, jax.random.fold_in(key, 100 + i)
+            )
+            scores = {
+                "num_steps": last["num_steps"],  # fewer than config.num_steps past time_limit_s
+                "train_s": time.time() - t0,
+                "last_loss": last.get("loss", last.get("model/loss")),
+                **_image_scores(
+                    config,
+                    dataset_dir,
+                    energy_fn,
+                    params,
+                    train_ds,
+                    test_ds,
+                    jax.random.fold_in(key, 200 + i),
+                    name,
+                ),  # fmt: skip
+            }
+            result[config.datasets[i]] = scores
+            continue
+        kl_init, _ = classic.grid_kl(x_test, energy_fn, params, bounds, cells)
         params, last = _train(
             config, dataset_dir, energy_fn, params, x_train, jax.random.fold_in(key, 100 + i)
         )
@@ -146,15 +226,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             scores["grid_kl_true"] = float(
                 classic.grid_kl(x_test, true_energy, None, bounds, cells)[0]
             )
-        noise = jax.random.uniform(
-            jax.random.fold_in(key, 200 + i), (config.eval.num_samples, 2), minval=low, maxval=high
-        )
-        samples = langevin_dynamics(
-            jax.random.fold_in(key, 300 + i),
-            classic.ebm_score(energy_fn, params),
-            noise,
-            step_size=config.step_size,
-            num_steps=config.eval.langevin_steps,
+        samples = jax.jit(_langevin_samples(config, energy_fn, (2,)), static_argnums=2)(
+            params, jax.random.fold_in(key, 200 + i), config.eval.num_samples
         )
         _plot(
             os.path.join(dataset_dir, "density.png"),

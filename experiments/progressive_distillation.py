@@ -168,6 +168,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     )
     extra = {
         "teacher_train_loss": last.get("loss"),
+        "teacher_num_steps": int(state.step),
+        "distill_num_steps": 0,  # the students' steps, all rounds
         "fd_digits_teacher": fd_teacher,
         f"fd_digits_teacher_{final}_steps": fd_undistilled,
     }
@@ -192,6 +194,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             init_params=teacher_params,  # the student starts as its teacher
         )
         teacher_params = state.ema_params
+        extra["distill_num_steps"] += int(state.step)
         if is_main_process():
             _save_params(os.path.join(directory, PARAMS_FILE), teacher_params)
         samples, extra[f"fd_digits_student_{n}"] = evaluate(

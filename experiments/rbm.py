@@ -21,8 +21,11 @@ Anchors, Salakhutdinov & Murray (2008) and the centred-RBM literature on the ful
 training set: 16 hidden units with exact Z: -142.56 (centred), -149.05 (plain); 500 hidden,
 CD-25 and AIS: -86.34. Ours train on 8,000 images of the t10k file and test on the other 2,000.
 
-Workdir layout: {method}/ (checkpoints, metrics.jsonl, filters.png, samples.png) and
-metrics.json.
+Each RBM's samples (Gibbs chains from the base-rate model) are scored as every image
+experiment's are: FD-digits with its floor and noise values, label coverage, sampling time.
+
+Workdir layout: {method}/ (checkpoints, metrics.jsonl, filters.png, samples.png,
+samples.npy) and metrics.json.
 """
 
 from __future__ import annotations
@@ -125,23 +128,46 @@ def _score(config, params, x_train, x_test, base_bias, key) -> dict:
     return result
 
 
-def _pictures(config, workdir, method, params, x_test, image_shape, key) -> None:
-    """filters.png (the first hidden units' weights) and samples.png (Gibbs chains)."""
-    n = min(config.eval.num_samples, params.W.shape[1])
+def _samples(config, workdir, method, params, base_bias, train_ds, test_ds, key) -> dict:
+    """``eval.num_samples`` model samples, scored as every image experiment scores its samples.
+
+    Each chain starts from the base-rate model (independent pixels at the training data's
+    rates, no test image) and runs ``eval.gibbs_sweeps`` Gibbs sweeps; the sample is the mean
+    image p(x = 1 | h) of its last sweep, in [-1, 1]. The samples go to samples.png and
+    samples.npy, and the figures of :func:`experiments.common.sample_quality` (against the
+    grey, not binarised, digits) into the metrics, with the sampling time.
+    """
+    shape = train_ds.example_shape
+
+    def sample(params, key, num):
+        start_key, run_key = jax.random.split(key)
+        start = jax.random.bernoulli(start_key, jax.nn.sigmoid(base_bias), (num, len(base_bias)))
+        _, h_probs = classic.rbm_gibbs(
+            run_key, params, start.astype(jnp.float32), config.eval.gibbs_sweeps
+        )
+        return (2 * classic.rbm_visible_mean(params, h_probs) - 1).reshape(num, *shape)
+
+    timing = {}
+    samples = common.draw_samples(sample, params, jax.random.fold_in(key, 0), config, timing)
+    common.save_samples(
+        os.path.join(workdir, "samples.png"),
+        samples,
+        test_ds,
+        title=f"RBM {method}, {config.eval.gibbs_sweeps} Gibbs sweeps",
+    )
+    quality = common.sample_quality(jax.random.fold_in(key, 1), samples, train_ds, test_ds, workdir)
+    return {**quality, **timing}
+
+
+def _filters(workdir, method, params, image_shape, num: int = 100) -> None:
+    """filters.png: the first hidden units' weights."""
+    n = min(num, params.W.shape[1])
     filters = np.asarray(params.W[:, :n].T)
     filters = filters / np.maximum(np.abs(filters).max(axis=1, keepdims=True), 1e-12)
     evaluation.save_image_grid(
         os.path.join(workdir, "filters.png"),
         filters.reshape(n, *image_shape),
         title=f"RBM {method}: weights of {n} hidden units",
-    )
-    start = jnp.asarray(x_test[: config.eval.num_samples])
-    x, h_probs = classic.rbm_gibbs(key, params, start, config.eval.gibbs_sweeps)
-    mean = classic.rbm_visible_mean(params, h_probs)  # p(x = 1 | h) after the last sweep
-    evaluation.save_image_grid(
-        os.path.join(workdir, "samples.png"),
-        (2 * np.asarray(mean) - 1).reshape(len(x), *image_shape),
-        title=f"RBM {method}: {config.eval.gibbs_sweeps} Gibbs sweeps from test images",
     )
 
 
@@ -202,17 +228,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         scores = _score(
             config, params_m, x_train, x_test, base_bias, jax.random.fold_in(key, 100 + i)
         )
-        _pictures(
+        _filters(method_dir, method, params_m, train_ds.example_shape)
+        samples = _samples(
             config,
             method_dir,
             method,
             params_m,
-            x_test,
-            train_ds.example_shape,
+            base_bias,
+            train_ds,
+            test_ds,
             jax.random.fold_in(key, 200 + i),
         )
         result[method] = {
             **scores,
+            **samples,
             "train_s": train_s,
             "last_loss": last.get("loss", last.get("rbm/loss")),
         }

@@ -31,6 +31,7 @@ def test_quick_zoo_scores_every_family_below_noise_with_one_scorer(tmp_path):
         assert r["fd_floor"] < r["fd"] < r["fd_noise"], r
         assert 0.0 < r["label_coverage"] <= 1.0 and 0.0 <= r["label_entropy"] <= np.log(10) + 1e-6
         assert r["nfe"] >= (0 if r["family"] == "gmm" else 1), r
+        assert r["sample_s_per_1000"] > 0, r
         assert r["train_s"] > 0 and r["steps"] >= 1
         assert np.load(r["samples"]).shape == (r["num_samples"], 8, 8, 1)
     by_name = {r["family"]: r for r in rows}
@@ -38,6 +39,9 @@ def test_quick_zoo_scores_every_family_below_noise_with_one_scorer(tmp_path):
     # -log p(x) lies below the ELBO's (both bits/dim on the 17-level digits).
     for name in ("vae", "hvae"):
         assert by_name[name]["bpd"] <= by_name[name]["bpd_2"], by_name[name]
+    # The RBM's bits/dim are on binarised digits (the DDPM's PF-ODE bits/dim, off in --quick:
+    # tests/test_experiment_ddpm.py).
+    assert 0.0 < by_name["rbm"]["bpd"] < 1.0 and "binarised" in by_name["rbm"]["bpd_kind"]
     # The second DDPM row re-evaluates the first one's network with another sampler.
     assert by_name["ddpm_dpm_solver"]["steps"] == by_name["ddpm"]["steps"]
     assert by_name["ddpm_dpm_solver"]["bpd"] == by_name["ddpm"]["bpd"]

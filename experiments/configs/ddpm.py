@@ -66,6 +66,10 @@ def base() -> ml_collections.ConfigDict:
     c.eval.sample_batch = 1000
     c.eval.vlb_batch = 400
     c.eval.vlb_examples = 0  # 0 = the whole test split
+    # Also the probability-flow ODE bits/dim of the same network on the first N test images
+    # (next to the bound on the same images); 0 = off. Adaptive solve with tolerance ode_rtol.
+    c.eval.ode_bpd_examples = 0
+    c.eval.ode_rtol = 1e-4
     # Paper-comparable fid/is/kid/precision/recall: a local Inception-v3 weights file (.npz, or
     # pytorch-fid's pt_inception-2015-12-05-6726825d.pth; nothing is downloaded); empty = off.
     c.eval.inception_weights = ""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ml_collections
 
 from experiments.configs import distributed, lookup
+from gendiff.eval import NUM_SAMPLES
 
 
 def cpu() -> ml_collections.ConfigDict:
@@ -51,8 +52,11 @@ def cpu() -> ml_collections.ConfigDict:
     c.eval.ais_chains = 100
     c.eval.ais_betas = 14_500  # Salakhutdinov & Murray (2008)
     c.eval.reverse_ais = True  # from exact samples (<= 16 hidden) or long Gibbs chains
-    c.eval.gibbs_sweeps = 1000  # chains from test images for the samples PNG and reverse AIS
-    c.eval.num_samples = 100
+    # Gibbs sweeps of the model samples (chains from the base-rate model) and of the reverse-AIS
+    # start (chains from test images) when there are more than 16 hidden units.
+    c.eval.gibbs_sweeps = 1000
+    c.eval.num_samples = NUM_SAMPLES  # model samples, scored like every image experiment's
+    c.eval.sample_batch = 1000
 
     c.distributed = distributed()
     return c

@@ -271,7 +271,10 @@ def fit(
             logged = read_metrics(metrics_path) if workdir is not None else []
             return state, (logged[-1] if logged else {})
 
-        step_fn = jit_train_step(train_step, mesh)
+        def keyed_step(state, batch, key):  # the step's key, derived on the device
+            return train_step(state, batch, jax.random.fold_in(key, state.step))
+
+        step_fn = jit_train_step(keyed_step, mesh)
         static_batch = (
             shard_batch(batches.local_batch(start, rows), mesh)
             if getattr(batches, "static", False)
@@ -291,7 +294,7 @@ def fit(
                 if static_batch is not None
                 else shard_batch(batches.local_batch(step, rows), mesh)
             )
-            state, metrics = step_fn(state, batch, jax.random.fold_in(key, step))
+            state, metrics = step_fn(state, batch, key)  # key fold_in(key, step) inside
             done = step + 1  # = state.step
             bar.update(1)
             checkpoint_due = ckpt.should_save(done) or done == num_steps
