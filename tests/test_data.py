@@ -1,11 +1,11 @@
 """Tests of the dataset container, the digits and IDX loaders, and `load`."""
 
-import gzip
 
 import numpy as np
 import pytest
 
 from gendiff import data
+from gendiff._testing import write_idx
 from gendiff.data.dataset import scale_levels
 from gendiff.data.digits import split_indices
 from gendiff.data.mnist_idx import read_idx
@@ -91,16 +91,6 @@ def test_digits_matches_sklearn():
 # ---------------------------------------------------------------- MNIST IDX
 
 
-def _write_idx(path, array, type_code=0x08, compress=False):
-    """Writes an IDX file byte by byte: magic 00 00 TT DD, big-endian sizes, big-endian data."""
-    header = bytes([0, 0, type_code, array.ndim]) + b"".join(
-        s.to_bytes(4, "big") for s in array.shape
-    )
-    payload = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
-    with open(path, "wb") as f:
-        f.write(gzip.compress(payload) if compress else payload)
-
-
 _IDX_FILES = (("train", 6, ".gz"), ("test", 4, ""))  # split, size, suffix (gzip or plain)
 
 
@@ -110,9 +100,9 @@ def idx_dir(tmp_path):
     for split, n, suffix in _IDX_FILES:
         prefix = {"train": "train", "test": "t10k"}[split]
         images = rng.integers(0, 256, (n, 28, 28), np.uint8)
-        _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte{suffix}", images, compress=bool(suffix))
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte{suffix}", images, compress=bool(suffix))
         labels = rng.integers(0, 10, n, np.uint8)
-        _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte{suffix}", labels, compress=bool(suffix))
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte{suffix}", labels, compress=bool(suffix))
         np.savez(tmp_path / f"{split}.npz", images=images, labels=labels)
     return tmp_path
 
@@ -130,7 +120,7 @@ def test_mnist_idx_reads_plain_and_gzip(idx_dir):
 
 def test_read_idx_other_types(tmp_path):
     values = np.arange(-6, 6, dtype=np.int32).reshape(3, 4) * 1000
-    _write_idx(tmp_path / "a", values, type_code=0x0C)
+    write_idx(tmp_path / "a", values, type_code=0x0C)
     np.testing.assert_array_equal(read_idx(tmp_path / "a"), values)
 
 
@@ -142,7 +132,7 @@ def test_mnist_idx_errors(idx_dir):
     )
     with pytest.raises(ValueError, match="magic number 00010801"):
         data.load("mnist_idx", "test", data_dir=idx_dir)
-    _write_idx(idx_dir / "t10k-labels-idx1-ubyte", np.zeros(3, np.uint8))
+    write_idx(idx_dir / "t10k-labels-idx1-ubyte", np.zeros(3, np.uint8))
     with pytest.raises(ValueError, match=r"labels: expected uint8 \(4,\)"):
         data.load("mnist_idx", "test", data_dir=idx_dir)
     (idx_dir / "t10k-labels-idx1-ubyte").write_bytes(
@@ -159,8 +149,8 @@ def test_mnist_idx_t10k_split_is_a_fixed_disjoint_8k_2k_partition(tmp_path):
     pixels = np.arange(n, dtype=np.int64)[:, None, None] % 256 * np.ones((1, 2, 2), np.int64)
     labels = (np.arange(n) % 10).astype(np.uint8)
     # Each example's identity survives scaling: pixel (0, 0) = index mod 256, label = index mod 10.
-    _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", pixels.astype(np.uint8), compress=True)
-    _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", labels, compress=True)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", pixels.astype(np.uint8), compress=True)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", labels, compress=True)
     train = data.load("mnist_idx_t10k", "train", data_dir=tmp_path)
     test = data.load("mnist_idx_t10k", "test", data_dir=tmp_path)
     assert (len(train), len(test)) == (8_000, 10) and train.name == "mnist_idx_t10k"
@@ -170,8 +160,8 @@ def test_mnist_idx_t10k_split_is_a_fixed_disjoint_8k_2k_partition(tmp_path):
     again = data.load("mnist_idx_t10k", "test", data_dir=tmp_path)
     np.testing.assert_array_equal(again.images, test.images)
     assert not np.array_equal(test.labels, labels[8_000:])  # shuffled, not the file's tail
-    _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", pixels[:100].astype(np.uint8), compress=True)
-    _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", labels[:100], compress=True)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", pixels[:100].astype(np.uint8), compress=True)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", labels[:100], compress=True)
     with pytest.raises(ValueError, match="more than 8000 t10k examples"):
         data.load("mnist_idx_t10k", "train", data_dir=tmp_path)
     with pytest.raises(ValueError, match="valid splits: train, test"):
@@ -193,7 +183,8 @@ def test_load_toy2d_is_fixed_per_split():
 
 def test_load_unknown_names():
     with pytest.raises(
-        ValueError, match="digits, mnist_idx, mnist_idx_t10k, mnist, fashion_mnist, cifar10, toy2d/swiss_roll"
+        ValueError,
+        match="digits, mnist_idx, mnist_idx_t10k, mnist, fashion_mnist, cifar10, toy2d/swiss_roll",
     ):
         data.load("svhn")
     with pytest.raises(ValueError, match="valid names"):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from benchmarks import zoo
+from gendiff._testing import write_digits_as_mnist_t10k
 
 ROW_FIELDS = {
     "family", "label", "fd", "fd_floor", "fd_noise", "label_coverage", "label_entropy",
@@ -59,3 +60,18 @@ def test_bad_arguments_are_clear_errors(tmp_path):
         zoo.run(["ddpm"], str(tmp_path), 0.0, quick=True)
     with pytest.raises(KeyError, match="no field 'sample.steps'"):
         zoo._set(zoo.family_config(zoo.FAMILIES["ddpm"], 1.0, False), "sample.steps", 3)
+
+
+@pytest.mark.slow
+def test_quick_zoo_on_mnist_files_scores_every_family_that_has_an_mnist_setting(tmp_path):
+    mnist_dir = tmp_path / "mnist"
+    write_digits_as_mnist_t10k(mnist_dir)  # 28x28 stand-ins in MNIST's file format
+    families = [f for f, family in zoo.FAMILIES.items() if family.mnist is not None]
+    rows = zoo.run(families, str(tmp_path / "zoo"), 60.0, True, "mnist", str(mnist_dir))
+    assert [r["family"] for r in rows] == families
+    assert "MNIST split" in (tmp_path / "zoo" / "zoo.md").read_text()
+    for r in rows:
+        assert r["fd_floor"] < r["fd"] < r["fd_noise"], r
+        assert np.load(r["samples"]).shape == (r["num_samples"], 28, 28, 1)
+    with pytest.raises(ValueError, match="unknown dataset 'cifar10'"):
+        zoo.run(["gmm"], str(tmp_path), 10.0, True, "cifar10")
