@@ -271,10 +271,13 @@ def fit(
             logged = read_metrics(metrics_path) if workdir is not None else []
             return state, (logged[-1] if logged else {})
 
-        def keyed_step(state, batch, key):  # the step's key, derived on the device
-            return train_step(state, batch, jax.random.fold_in(key, state.step))
+        per_batch_step = train_step
 
-        step_fn = jit_train_step(keyed_step, mesh)
+        def train_step(state, batch, key):  # the step's key, derived on the device
+            return per_batch_step(state, batch, jax.random.fold_in(key, state.step))
+
+        # Named train_step so that the compiled program is "jit_train_step" in logs and caches.
+        step_fn = jit_train_step(train_step, mesh)
         static_batch = (
             shard_batch(batches.local_batch(start, rows), mesh)
             if getattr(batches, "static", False)
