@@ -594,7 +594,8 @@ def main() -> None:
     args = parser.parse_args()
     from experiments import common
 
-    common.enable_compilation_cache()
+    directory = common.enable_compilation_cache()
+    common.enable_export_cache(directory and os.path.join(directory, common.EXPORT_SUBDIR))
     families = args.families
     if args.dataset != "digits" and "--families" not in sys.argv:  # every family that can
         families = [f for f in families if FAMILIES[f].mnist is not None]

@@ -10,7 +10,9 @@ batch definition) and ends with
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import json
 import os
 import sys
@@ -26,6 +28,7 @@ from gendiff import data, nets
 from gendiff import eval as evaluation
 from gendiff.data import ArrayBatches, BatchSource
 from gendiff.train import (
+    ExportCache,
     Player,
     TrainState,
     create_players_state,
@@ -80,6 +83,102 @@ def enable_compilation_cache() -> str | None:
     return directory
 
 
+EXPORT_SUBDIR = "exported"
+_EXPORT = {"directory": None, "runs": []}  # the directory, and a stack of running experiments
+
+
+def enable_export_cache(directory: str | None) -> None:
+    """Keeps the traced programs of every run in ``directory`` (None: off): the command line's.
+
+    A later run of the same experiment with the same config, code and training data loads
+    its parameter initialisation, train state and training step from there instead of
+    tracing them (:class:`gendiff.train.ExportCache`): a second start is seconds shorter.
+    The fingerprint of a run's programs is a hash of the experiment, the whole config, the
+    source of ``gendiff`` and ``experiments`` and the in-memory training arrays; the n-th
+    program of a run is stored under that fingerprint and n.
+
+    Example:
+        >>> enable_export_cache(None)  # off, as in library calls of train_and_evaluate
+    """
+    _EXPORT["directory"] = directory
+
+
+@functools.cache
+def _source_digest() -> str:
+    digest = hashlib.sha256()
+    for package in ("gendiff", "experiments"):
+        root = os.path.dirname(sys.modules[package].__file__)
+        for folder, dirs, files in os.walk(root):
+            dirs.sort()
+            for name in sorted(f for f in files if f.endswith(".py")):
+                path = os.path.join(folder, name)
+                digest.update(os.path.relpath(path, root).encode())
+                with open(path, "rb") as f:
+                    digest.update(f.read())
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def _program_fingerprint(train_and_evaluate: Callable, config: ml_collections.ConfigDict):
+    """While an experiment runs: the fingerprint of its programs (see enable_export_cache)."""
+    if _EXPORT["directory"] is None:
+        yield
+        return
+    digest = hashlib.sha256()
+    for part in (
+        f"{train_and_evaluate.__module__}.{train_and_evaluate.__qualname__}",
+        config.to_json_best_effort(sort_keys=True),
+        _source_digest(),
+    ):
+        digest.update(part.encode() + b"\0")
+    _EXPORT["runs"].append({"fingerprint": digest.hexdigest(), "programs": 0})
+    try:
+        yield
+    finally:
+        _EXPORT["runs"].pop()
+
+
+def _arrays_digest(batches) -> str:
+    """A hash of the in-memory arrays behind a batch source ('' if it has none)."""
+    source = getattr(batches, "source", batches)
+    arrays = getattr(source, "arrays", None)
+    if arrays is None:
+        return type(source).__name__
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        x = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}{x.shape}{x.dtype}".encode())
+        digest.update(x.data)
+    return digest.hexdigest()
+
+
+def next_export_cache(batches=None) -> ExportCache | None:
+    """The :class:`gendiff.train.ExportCache` of the running experiment's next program, or
+    None when the cache is off (:func:`enable_export_cache`) or no experiment is running.
+
+    Example:
+        >>> next_export_cache() is None  # no experiment is running
+        True
+    """
+    if _EXPORT["directory"] is None or not _EXPORT["runs"]:
+        return None
+    run = _EXPORT["runs"][-1]
+    run["programs"] += 1
+    parts = (run["fingerprint"], str(run["programs"]), _arrays_digest(batches))
+    return ExportCache(_EXPORT["directory"], hashlib.sha256("\0".join(parts).encode()).hexdigest())
+
+
+def jit_program(fun: Callable, name: str, batches=None) -> Callable:
+    """``jax.jit(fun)``, kept across runs by :func:`next_export_cache` when that is on.
+
+    Example:
+        >>> jit_program(lambda x: x + 1, "plus_one")(jnp.ones(2)).tolist()
+        [2.0, 2.0]
+    """
+    cache = next_export_cache(batches)
+    return jax.jit(fun) if cache is None else cache.jit(fun, name=name)
+
+
 def run_cli(
     train_and_evaluate: Callable,
     get_config: Callable[[str], ml_collections.ConfigDict],
@@ -113,7 +212,8 @@ def run_cli(
 
     def main(_):
         logging.set_verbosity(logging.WARNING)
-        enable_compilation_cache()
+        directory = enable_compilation_cache()
+        enable_export_cache(directory and os.path.join(directory, EXPORT_SUBDIR))
         result = train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
         if is_main_process():
             print(json.dumps(result, indent=2))
@@ -142,7 +242,8 @@ def experiment(train_and_evaluate: Callable[[ml_collections.ConfigDict, str], di
     def wrapped(config: ml_collections.ConfigDict, workdir: str) -> dict:
         initialize_distributed(**config.distributed)
         check_config(config)
-        return train_and_evaluate(config, workdir)
+        with _program_fingerprint(train_and_evaluate, config):
+            return train_and_evaluate(config, workdir)
 
     return wrapped
 
@@ -226,7 +327,11 @@ def fit_network(
     """
     tx = make_optimizer(run.optim)
     # One program (cached on disk) rather than one small one per parameter shape, op by op.
-    state = jax.jit(functools.partial(create_train_state, tx=tx))(params)
+    create = functools.partial(create_train_state, tx=tx)
+    cache = next_export_cache()
+    state = (jax.jit if cache is None else functools.partial(cache.memoize, name="train_state"))(
+        create
+    )(params)
     return fit(
         state,
         make_train_step(loss_fn, tx, run.optim.ema_decay, run.optim.get("ema_warmup", False)),
@@ -238,6 +343,7 @@ def fit_network(
         log_every=run.log_every,
         progress=run.progress,
         time_limit_s=run.get("time_limit_s"),
+        export_cache=next_export_cache(batches),
     )
 
 
@@ -266,7 +372,9 @@ def fit_players(
         (final TrainState, last logged metrics).
     """
     txs = {p.name: p.tx for p in players}
-    state = jax.jit(functools.partial(create_players_state, txs=txs))(params)
+    state = jit_program(functools.partial(create_players_state, txs=txs), "create_players_state")(
+        params
+    )
     return fit(
         state,
         make_players_step(players, run.optim.ema_decay, run.optim.get("ema_warmup", False)),
@@ -278,6 +386,7 @@ def fit_players(
         log_every=run.log_every,
         progress=run.progress,
         time_limit_s=run.get("time_limit_s"),
+        export_cache=next_export_cache(batches),
     )
 
 
@@ -317,9 +426,12 @@ def train_network(
     params = init_params
     if params is None:
         # Jitted: one program, which the compilation cache keeps (op by op, the U-Net's
-        # initialisation compiles some 200 small programs, seconds at every start).
+        # initialisation compiles some 200 small programs, seconds at every start); from the
+        # command line the parameters themselves are kept, a function of config and seed.
         x, t = jnp.zeros((1, *train_ds.example_shape)), jnp.zeros((1,))
-        params = jax.jit(net.init)(init_key, x, t)
+        cache = next_export_cache()
+        init = jax.jit(net.init) if cache is None else cache.memoize(net.init, name="init")
+        params = init(init_key, x, t)
     batches = ArrayBatches.from_dataset(
         train_ds, config.batch_size, config.seed, labels=with_labels
     )

@@ -143,8 +143,9 @@ def test_image_shape_the_unet_cannot_take_is_a_clear_error(tmp_path):
 
 @pytest.mark.slow
 def test_second_cli_run_loads_its_programs_from_the_compilation_cache(tmp_path):
-    """The CLI turns on JAX's persistent cache (GENDIFF_COMPILATION_CACHE here): the first run
-    fills it, a second run in a new workdir loads its training step and sampler from it."""
+    """The CLI turns on JAX's persistent cache (GENDIFF_COMPILATION_CACHE here) and keeps the
+    traced training step in it: the first run fills both, a second run in a new workdir loads
+    its training step and sampler from them."""
     cache = tmp_path / "cache"
     env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_PERSISTENT_CACHE")}
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
@@ -161,7 +162,11 @@ def test_second_cli_run_loads_its_programs_from_the_compilation_cache(tmp_path):
     assert "Persistent compilation cache hit for 'jit_train_step'" not in first
     entries = os.listdir(cache)
     assert any(e.startswith("jit_train_step-") for e in entries), entries
+    # The traced step and the initial parameters and state are kept too (ExportCache).
+    kept = sorted(e.split("-")[0] + os.path.splitext(e)[1] for e in os.listdir(cache / "exported"))
+    assert kept == ["init.result", "train_state.result", "train_step.jaxexport"], kept
     second = run("b")
+    assert len(os.listdir(cache / "exported")) == 3  # loaded, none written again
     for program in ("jit_train_step", "jit_sample"):
         assert f"Persistent compilation cache hit for '{program}'" in second, program
 

@@ -1,9 +1,10 @@
 """Training: the one entry point ``fit``, train state (one or several optimisers), train steps,
-EMA, the two players of a GAN, persistent chains (PCD, persistent Langevin), optimizer, sharding and multi-host set-up, checkpoints, the workdir lock, metrics logs."""
+EMA, the two players of a GAN, persistent chains (PCD, persistent Langevin), optimizer, sharding and multi-host set-up, checkpoints, the workdir lock, metrics logs, traced programs kept across runs."""
 
 from gendiff.train.assign import assign_by_gradient, assignment_player, assignment_tx
 from gendiff.train.checkpoint import Checkpointer, non_finite_paths
 from gendiff.train.ema import EmaState, EmaTransform, ema, ema_init
+from gendiff.train.export_cache import ExportCache
 from gendiff.train.fit import fit, initialize_distributed, is_main_process
 from gendiff.train.gan import gan_players
 from gendiff.train.lock import WorkdirInUse, WorkdirLock
@@ -28,6 +29,7 @@ __all__ = [
     "Checkpointer",
     "EmaState",
     "EmaTransform",
+    "ExportCache",
     "Player",
     "TrainState",
     "WorkdirInUse",

@@ -6,6 +6,7 @@ valid (the unfinished temporary directory is ignored and cleaned up on the next
 start).
 """
 
+import functools
 import os
 import shutil
 import warnings
@@ -13,7 +14,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import orbax.checkpoint as ocp
 
 PyTree = Any
 
@@ -79,20 +79,34 @@ class Checkpointer:
             raise ValueError(f"save_every must be a positive integer, got {save_every}.")
         self.directory = os.path.abspath(directory)
         self.save_every = save_every
+        self.max_to_keep = max_to_keep
         _remove_partial_saves(self.directory)
-        self._manager = ocp.CheckpointManager(
+
+    @functools.cached_property
+    def _manager(self):
+        # Created (and orbax imported) at the first save or restore of a checkpoint, not at
+        # the start of a run on an empty directory.
+        import orbax.checkpoint as ocp
+
+        return ocp.CheckpointManager(
             self.directory,
             options=ocp.CheckpointManagerOptions(
-                max_to_keep=max_to_keep,
+                max_to_keep=self.max_to_keep,
                 create=True,
-                cleanup_tmp_directories=False,  # done above, before any save can start
+                cleanup_tmp_directories=False,  # done in __init__, before any save can start
                 enable_async_checkpointing=True,
             ),
         )
 
+    def _started(self) -> bool:
+        """Whether the manager exists or there is something on disk for it to read."""
+        return "_manager" in self.__dict__ or (
+            os.path.isdir(self.directory) and bool(os.listdir(self.directory))
+        )
+
     def latest_step(self) -> int | None:
         """Step of the newest complete checkpoint, or None if there is none."""
-        return self._manager.latest_step()
+        return self._manager.latest_step() if self._started() else None
 
     def should_save(self, step: int) -> bool:
         """Whether ``step`` is a multiple of ``save_every``."""
@@ -122,6 +136,8 @@ class Checkpointer:
                 f"Refusing to checkpoint step {step}: non-finite values in {', '.join(bad)}. "
                 f"The last good checkpoint (step {self.latest_step()}) is kept."
             )
+        import orbax.checkpoint as ocp
+
         self._manager.save(step, args=ocp.args.StandardSave(state), force=True)
         return True
 
@@ -142,6 +158,10 @@ class Checkpointer:
         Returns:
             The restored state, or None if the directory holds no readable checkpoint.
         """
+        if not self._started():
+            return None
+        import orbax.checkpoint as ocp
+
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target_state)
         for step in sorted(self._manager.all_steps(), reverse=True):
             try:
@@ -172,11 +192,13 @@ class Checkpointer:
 
     def wait(self) -> None:
         """Blocks until pending asynchronous saves are on disk."""
-        self._manager.wait_until_finished()
+        if "_manager" in self.__dict__:
+            self._manager.wait_until_finished()
 
     def close(self) -> None:
         """Waits for pending saves and releases the manager."""
-        self._manager.close()
+        if "_manager" in self.__dict__:
+            self._manager.close()
 
     def __enter__(self) -> "Checkpointer":
         return self

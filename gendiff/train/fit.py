@@ -25,14 +25,17 @@ from tqdm import tqdm  # the terminal bar: fit draws one only on a terminal
 
 from gendiff.data.sources import BatchSource
 from gendiff.train.checkpoint import Checkpointer
+from gendiff.train.export_cache import ExportCache
 from gendiff.train.lock import WorkdirLock
 from gendiff.train.metrics_log import append_metrics, read_metrics
 from gendiff.train.sharding import (
+    batch_sharding,
     jit_train_step,
     local_batch_slice,
     make_mesh,
     maybe_initialize_distributed,
     replicate,
+    replicated_sharding,
     shard_batch,
 )
 from gendiff.train.state import TrainState
@@ -160,6 +163,7 @@ def fit(
     distributed: Mapping[str, Any] | None = None,
     stop_when: Callable[[dict[str, Any]], bool] | None = None,
     time_limit_s: float | None = None,
+    export_cache: ExportCache | None = None,
 ) -> tuple[TrainState, dict[str, Any]]:
     """Trains until ``state.step == num_steps``, resuming from ``workdir`` if possible.
 
@@ -204,6 +208,11 @@ def fit(
             ``config.distributed``), applied first; None leaves JAX as it is.
         stop_when: ``stop_when(metrics) -> bool`` on the logged host metrics (every
             ``log_every`` steps); True ends the run at that step.
+        time_limit_s: wall-clock budget in seconds (see above); None: no limit.
+        export_cache: an :class:`ExportCache` whose fingerprint stands for ``train_step``:
+            the traced step is kept there and a later run with the same fingerprint loads
+            it instead of tracing ``train_step`` again (seconds of every start for a large
+            network). None: ``train_step`` is traced at every run.
 
     Returns:
         ``(state, last_metrics)``: the final state (replicated on ``mesh``) and the last
@@ -277,7 +286,17 @@ def fit(
             return per_batch_step(state, batch, jax.random.fold_in(key, state.step))
 
         # Named train_step so that the compiled program is "jit_train_step" in logs and caches.
-        step_fn = jit_train_step(train_step, mesh)
+        if export_cache is None:
+            step_fn = jit_train_step(train_step, mesh)
+        else:
+            replicated = replicated_sharding(mesh)
+            step_fn = export_cache.jit(
+                train_step,
+                name="train_step",
+                in_shardings=(replicated, batch_sharding(mesh), replicated),
+                out_shardings=replicated,
+                donate_argnums=0,
+            )
         static_batch = (
             shard_batch(batches.local_batch(start, rows), mesh)
             if getattr(batches, "static", False)

@@ -122,23 +122,13 @@ def replicate(tree: PyTree, mesh: Mesh) -> PyTree:
             return jax.random.wrap_key_data(
                 put(jax.random.key_data(x)), impl=jax.random.key_impl(x)
             )
-        return jax.device_put(x, sharding)
+        if getattr(x, "weak_type", False):  # optax states start with weakly typed scalars
+            x = np.asarray(x)
+        # A copy (may_alias=False): no two leaves, nor the caller's arrays, share a buffer,
+        # which donation forbids. No program is compiled for it.
+        return jax.device_put(x, sharding, may_alias=False)
 
-    # device_put may keep the source buffer as one of the replicas; copy so that no
-    # two leaves (nor the caller's arrays) share a buffer, which donation forbids.
-    return _copy_tree(jax.tree.map(put, tree))
-
-
-@jax.jit
-def _copy_tree(tree: PyTree) -> PyTree:
-    # Also drops weak types (optax states start with weakly typed scalars), so a jitted
-    # step sees the same input types at its first call as at every later one.
-    def copy(x):
-        if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
-            return jnp.copy(x)
-        return jnp.copy(jax.lax.convert_element_type(x, x.dtype))
-
-    return jax.tree.map(copy, tree)
+    return jax.tree.map(put, tree)
 
 
 def _local_device_count(mesh: Mesh) -> int:
