@@ -17,8 +17,9 @@ and std over seeds goes to results.md and results.json (rows of earlier invocati
 workdir are kept, so a sweep can be run in parts), and metrics.json holds this invocation's
 rows flattened. Running again resumes unfinished runs and re-evaluates finished ones.
 
-Digits: a DCGAN (conv generator and critic) on the 8x8 digits, scored by FD-digits with its
-floor and noise values (``common.finish_run``); ``conditional`` adds label-conditioning
+Digits: a DCGAN (conv generator and critic) on the 8x8 digits (or, with
+``--config.dataset=mnist_idx_t10k --config.data_dir=DIR``, MNIST's t10k split at 28x28),
+scored by FD-digits with its floor and noise values (``common.finish_run``); ``conditional`` adds label-conditioning
 (a projection critic) and reports the accuracy of the independent digits classifier on the
 samples' intended labels and the FD-digits of every class against its test digits.
 """
@@ -100,15 +101,21 @@ def run_settings(
     return settings
 
 
+IMAGE_DATASETS = ("digits", "mnist_idx_t10k")
+"""The image datasets of the DCGAN (gendiff.data names; MNIST's t10k files need data_dir)."""
+
+
 def _check(config: ml_collections.ConfigDict) -> None:
     """Every run of the sweep is well defined, before anything trains."""
-    if config.dataset not in (*data.PACGAN_MIXTURES, "digits"):
+    if config.dataset not in (*data.PACGAN_MIXTURES, *IMAGE_DATASETS):
         raise ValueError(
-            f"config.dataset must be one of {(*data.PACGAN_MIXTURES, 'digits')}, got "
+            f"config.dataset must be one of {(*data.PACGAN_MIXTURES, *IMAGE_DATASETS)}, got "
             f"{config.dataset!r}."
         )
-    if config.conditional and config.dataset != "digits":
-        raise ValueError("config.conditional needs labelled images (config.dataset='digits').")
+    if config.conditional and config.dataset not in IMAGE_DATASETS:
+        raise ValueError(
+            f"config.conditional needs labelled images (config.dataset in {IMAGE_DATASETS})."
+        )
     if config.conditional and config.gan.packing != 1:
         raise ValueError(
             "PacGAN packing (config.gan.packing > 1) needs an unconditional critic; the "
@@ -467,7 +474,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         >>> metrics = train_and_evaluate(configs.get_config("ring_tiny"), "/tmp/gan_ring")
     """
     _check(config)
-    if config.dataset == "digits":
+    if config.dataset in IMAGE_DATASETS:
         return digits_gan(config, workdir)
     result = mixture_sweep(config, workdir)
     if is_main_process():
