@@ -65,21 +65,24 @@ def enable_compilation_cache() -> str | None:
     The compiled training step, samplers and scorers are written to disk, so a second run (a
     new workdir, another seed) loads them instead of compiling again. The directory is
     ``$GENDIFF_COMPILATION_CACHE`` if set (empty: no cache), else ``~/.cache/gendiff/jax``; a
-    cache directory already configured for JAX (``JAX_COMPILATION_CACHE_DIR``) is kept.
+    cache directory already configured for JAX (``JAX_COMPILATION_CACHE_DIR``) is kept. Every
+    program is cached, however short its compilation, unless
+    ``JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS`` says otherwise.
 
     Example:
         >>> enable_compilation_cache() == jax.config.jax_compilation_cache_dir
         True
     """
-    if jax.config.jax_compilation_cache_dir:
-        return jax.config.jax_compilation_cache_dir
-    default = os.path.join(os.path.expanduser("~"), ".cache", "gendiff", "jax")
-    directory = os.environ.get(COMPILATION_CACHE_ENV, default)
+    directory = jax.config.jax_compilation_cache_dir
     if not directory:
-        return None
-    jax.config.update("jax_compilation_cache_dir", directory)
-    # Cache every program, not only those over 1 s: a start compiles dozens of small ones.
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        default = os.path.join(os.path.expanduser("~"), ".cache", "gendiff", "jax")
+        directory = os.environ.get(COMPILATION_CACHE_ENV, default)
+        if not directory:
+            return None
+        jax.config.update("jax_compilation_cache_dir", directory)
+    if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:
+        # Cache every program, not only those over 1 s: a start compiles dozens of small ones.
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     return directory
 
 
