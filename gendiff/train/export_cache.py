@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -30,6 +29,8 @@ import jax
 import jaxlib
 import numpy as np
 from jax import export
+
+from gendiff.eval.io import write_bytes
 
 _SUFFIX = ".jaxexport"
 
@@ -137,7 +138,7 @@ class ExportCache:
             for x, leaf in zip(raw, leaves):
                 digest.update(f"{x.shape}{x.dtype}{leaf.dtype}".encode())
                 digest.update(np.ascontiguousarray(x).data)
-            path = self.path(name, digest.hexdigest()).replace(_SUFFIX, ".result")
+            path = self.path(name, digest.hexdigest(), suffix=".result")
             try:
                 with open(path, "rb") as f:
                     out_tree, values = pickle.load(f)
@@ -150,22 +151,21 @@ class ExportCache:
             out = jitted(*args)
             values, out_tree = jax.tree.flatten(out)
             if (
-                jax.process_index() == 0
-                and jax.process_count() == 1
+                jax.process_count() == 1
                 and sum(v.nbytes for v in values) <= max_bytes
                 and not any(_is_key(v) for v in values)
             ):
-                _write_bytes(path, pickle.dumps((out_tree, [np.asarray(v) for v in values])))
+                write_bytes(path, pickle.dumps((out_tree, [np.asarray(v) for v in values])))
             return out
 
         return memoized
 
-    def path(self, name: str, signature: str) -> str:
-        """The file of program ``name`` for arguments of ``signature``."""
+    def path(self, name: str, signature: str, suffix: str = _SUFFIX) -> str:
+        """The file of program (or result) ``name`` for arguments of ``signature``."""
         digest = hashlib.sha256(
             "\n".join((self.fingerprint, name, signature, _environment())).encode()
         ).hexdigest()[:32]
-        return os.path.join(self.directory, f"{name}-{digest}{_SUFFIX}")
+        return os.path.join(self.directory, f"{name}-{digest}{suffix}")
 
 
 class _Exported:
@@ -182,7 +182,7 @@ class _Exported:
         program = self._programs.get((in_tree, types))
         if program is None:
             program = self._programs[(in_tree, types)] = self._program(args, leaves, in_tree)
-        return program(*args)
+        return program(leaves)
 
     def _leaf_in_shardings(self, arg_of_leaf):
         if self.in_shardings is None:
@@ -213,9 +213,9 @@ class _Exported:
                     f"{self.name} cannot be exported ({type(e).__name__}: {e}); it is traced "
                     "at every run instead."
                 )
-                return self._plain_jit(arg_of_leaf)
-            if jax.process_index() == 0:
-                _write(path, loaded)
+                plain = self._plain_jit(arg_of_leaf)
+                return lambda leaves: plain(*jax.tree.unflatten(in_tree, leaves))
+            _write(path, loaded)
         exported, out_tree, out_keys = loaded
         leaf_shardings = self._leaf_in_shardings(arg_of_leaf)
         shardings = {}
@@ -231,8 +231,7 @@ class _Exported:
         program.__name__ = program.__qualname__ = self.name  # its name in logs and caches
         compiled = jax.jit(program, donate_argnums=donate, **shardings)
 
-        def call(*args):
-            leaves = jax.tree.leaves(args)
+        def call(leaves):
             out = compiled(*(jax.random.key_data(x) if k else x for x, k in zip(leaves, keys)))
             out = [jax.random.wrap_key_data(x, impl=k) if k else x for x, k in zip(out, out_keys)]
             return jax.tree.unflatten(out_tree, out)
@@ -291,18 +290,4 @@ def _read(path: str):
 def _write(path: str, loaded) -> None:
     exported, out_tree, out_keys = loaded
     blob = {"exported": exported.serialize(), "out_tree": out_tree, "out_keys": out_keys}
-    _write_bytes(path, pickle.dumps(blob))
-
-
-def _write_bytes(path: str, data: bytes) -> None:
-    """Writes atomically: a reader sees the whole file or none."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    write_bytes(path, pickle.dumps(blob))  # atomically, on process 0
