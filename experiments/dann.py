@@ -60,6 +60,10 @@ def _check(config: ml_collections.ConfigDict) -> None:
             f"unknown config.model.extractor {config.model.extractor!r}; expected 'conv' or "
             "'image_classifier'."
         )
+    if config.domain == "digits" and config.dataset not in configs.IMAGE_DATASETS:
+        raise ValueError(
+            f"unknown config.dataset {config.dataset!r}; expected one of {configs.IMAGE_DATASETS}."
+        )
     if config.domain not in configs.DOMAINS:
         raise ValueError(
             f"unknown config.domain {config.domain!r}; expected one of {configs.DOMAINS}."
@@ -92,10 +96,14 @@ def _load_domains(config) -> dict[str, ArrayDataset]:
         }
     out = {}
     for split in ("train", "test"):
-        grey = load("digits", split)
+        grey = load(config.dataset, split, config.data_dir or None)
         rgb = domains.grey_to_rgb(grey.images)
-        out[f"source_{split}"] = ArrayDataset(rgb, grey.labels, None, 10, name="digits_rgb")
-        out[f"target_{split}"] = domains.textured_digits(split, s, config.texture_max_level)
+        out[f"source_{split}"] = ArrayDataset(
+            rgb, grey.labels, None, grey.num_classes, name=f"{grey.name}_rgb"
+        )
+        out[f"target_{split}"] = domains.textured_digits(
+            split, s, config.texture_max_level, digits=grey
+        )
     return out
 
 

@@ -1,8 +1,9 @@
 """Binary RBMs trained by CD-1, CD-10 and PCD, scored by their test log-likelihood.
 
   python -m experiments.rbm                      # 8x8 digits, 16 hidden units, exact log Z
-  python -m experiments.rbm --preset mnist16     # MNIST t10k split, 16 hidden, exact log Z
-  python -m experiments.rbm --preset mnist500    # MNIST t10k split, 500 hidden, AIS
+  # MNIST t10k split (DIR: its IDX files), 16 hidden, exact log Z; 500 hidden, AIS
+  python -m experiments.rbm --preset mnist16 --config.data_dir=DIR
+  python -m experiments.rbm --preset mnist500 --config.data_dir=DIR
 
 The images are binarised at mid-grey (pixel > 0.5). Every training rule of ``config.methods``
 trains its own RBM (:mod:`gendiff.classic.rbm`) from the same initialisation (visible biases

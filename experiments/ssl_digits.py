@@ -1,7 +1,7 @@
 """Self-supervised encoders on digits and MNIST, compared by one linear probe.
 
   python -m experiments.ssl_digits --config.method=simclr
-  python -m experiments.ssl_digits --preset mnist --config.method=jepa
+  python -m experiments.ssl_digits --preset mnist --config.data_dir=DIR --config.method=jepa
 
 One run trains (or not) one encoder, :class:`gendiff.nets.ConvTokenEncoder` (default) or
 :class:`gendiff.nets.ViTEncoder` (``--config.encoder.kind=vit``), both giving one token per

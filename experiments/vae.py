@@ -3,7 +3,8 @@
   python -m experiments.vae                          # VAE on 8x8 digits
   python -m experiments.vae --preset beta            # rate_distortion.png and latents.png
   python -m experiments.vae --preset iwae            # VAE vs IWAE (k = 5, 50)
-  python -m experiments.vae --preset mnist_binary    # Burda et al.'s nets on binary MNIST
+  # Burda et al.'s nets on binary MNIST (DIR: the t10k IDX files)
+  python -m experiments.vae --preset mnist_binary --config.data_dir=DIR
 
 Each arm of ``config.arms`` (see experiments/configs/vae.py) is trained in ``workdir/ARM`` with
 the same batches and number of steps, then evaluated on the test split:

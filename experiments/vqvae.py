@@ -1,7 +1,7 @@
 """VQ-VAE with an EMA codebook, then a causal transformer prior over its codes, and samples.
 
   python -m experiments.vqvae                  # 8x8 digits: 4x4 codes out of K = 64
-  python -m experiments.vqvae --preset mnist   # the MNIST t10k split: 7x7 codes
+  python -m experiments.vqvae --preset mnist --config.data_dir=DIR  # MNIST t10k: 7x7 codes
 
 Stage 1 trains the VQ-VAE (van den Oord et al. 2017): encoder, nearest-code quantisation with
 the straight-through gradient, decoder with a discretised logistic likelihood; the loss per

@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from gendiff.data import domains, load, toy2d
+from gendiff.data import ArrayDataset, domains, load, toy2d
 
 
 def test_labelled_moons_are_the_toy2d_points_and_the_labels_name_the_moon():
@@ -92,6 +92,29 @@ def test_textured_digits_keep_the_digits_and_labels():
     clean = (d < 0.01) | (d > 0.99)  # pure background or full stroke
     assert abs(t[np.broadcast_to(clean, t.shape)].mean() - 0.5) < 0.05
     assert domains.grey_to_rgb(grey.images).shape == (359, 8, 8, 3)
+
+
+def test_textured_digits_blend_any_grey_dataset():
+    # 28x28 'digits' (an MNIST stand-in), generated: the blend keeps size, order and labels.
+    rng = np.random.default_rng(0)
+    grey = ArrayDataset(
+        rng.uniform(-1, 1, (6, 28, 28, 1)).astype(np.float32),
+        np.arange(6, dtype=np.int32) % 10,
+        None,
+        10,
+        name="mnist_idx_t10k",
+    )
+    out = domains.textured_digits("train", seed=2, digits=grey)
+    assert out.images.shape == (6, 28, 28, 3) and out.name == "mnist_idx_t10k_textured"
+    np.testing.assert_array_equal(out.labels, grey.labels)
+    # The blend of those images onto the split's own texture stream (seed 2, 'train').
+    stream = int(np.random.default_rng([2, 0]).integers(2**31))
+    np.testing.assert_allclose(out.images, domains.blend_on_textures(grey.images, stream))
+    unlabelled = ArrayDataset(grey.images, None, None, None, name="unlabelled")
+    with pytest.raises(ValueError, match="digits must carry labels"):
+        domains.textured_digits("train", seed=0, digits=unlabelled)
+    with pytest.raises(ValueError, match="unknown split 'validation'"):
+        domains.textured_digits("validation", seed=0, digits=grey)
 
 
 def test_bad_input_is_a_clear_error():

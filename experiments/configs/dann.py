@@ -4,6 +4,7 @@ Override any field with ``--config.FIELD=VALUE``:
 
   python -m experiments.dann --preset moons           # rotated two moons, about a minute
   python -m experiments.dann --preset digits          # digits -> textured digits, a few minutes
+  python -m experiments.dann --preset mnist --config.data_dir=DIR  # MNIST -> textured MNIST
   python -m experiments.dann --preset moons --config.dann.schedule=constant
 """
 
@@ -15,6 +16,7 @@ from experiments.configs import distributed, lookup
 
 DOMAINS = ("moons", "digits")
 ARMS = ("source_only", "dann", "oracle")
+IMAGE_DATASETS = ("digits", "mnist_idx_t10k")
 SCHEDULES = ("ganin", "constant")
 
 
@@ -78,6 +80,8 @@ def moons() -> ml_collections.ConfigDict:
 def digits() -> ml_collections.ConfigDict:
     """sklearn digits (grey, 3 channels) -> the same digits blended onto colour textures."""
     c = _common("digits")
+    c.dataset = "digits"  # one of IMAGE_DATASETS; the target is the same images on textures
+    c.data_dir = ""  # the IDX files' directory, for 'mnist_idx_t10k'
     c.texture_max_level = 0.6  # texture colours in [0, max]^3 (gendiff.data.domains)
     c.num_steps = 2000
     c.batch_size = 64
@@ -100,8 +104,19 @@ def digits() -> ml_collections.ConfigDict:
     return c
 
 
+def mnist() -> ml_collections.ConfigDict:
+    """MNIST (the t10k split: 8,000 train / 2,000 test) -> the same digits on colour textures,
+    closest to Ganin et al.'s MNIST -> MNIST-M (their 5x5 convolutions; 3x3 here).
+
+    python -m experiments.dann --preset mnist --config.data_dir=/path/to/mnist
+    """
+    c = digits()
+    c.dataset = "mnist_idx_t10k"
+    return c
+
+
 # "cpu" is the preset the command line picks without --preset: the moons.
-PRESETS = {"moons": moons, "digits": digits, "cpu": moons}
+PRESETS = {"moons": moons, "digits": digits, "mnist": mnist, "cpu": moons}
 
 
 def get_config(preset: str = "moons") -> ml_collections.ConfigDict:

@@ -3,9 +3,10 @@
 Override any field with ``--config.FIELD=VALUE``:
 
   python -m experiments.rbm                          # 8x8 digits, 16 hidden units: ~1 minute
-  python -m experiments.rbm --preset mnist16         # binarised MNIST t10k split, exact log Z:
-                                                     # ~7 min train + ~25 min AIS on 2 busy cores
-  python -m experiments.rbm --preset mnist500        # 500 hidden units, log Z by AIS: ~50 min
+  # binarised MNIST t10k split (DIR: the IDX files), exact log Z: ~7 min train + ~25 min AIS
+  python -m experiments.rbm --preset mnist16 --config.data_dir=DIR
+  # 500 hidden units, log Z by AIS: ~50 min
+  python -m experiments.rbm --preset mnist500 --config.data_dir=DIR
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def mnist16() -> ml_collections.ConfigDict:
     """16 hidden units on the binarised MNIST t10k split (8,000 train / 2,000 test)."""
     c = cpu()
     c.dataset = "mnist_idx_t10k"
-    c.data_dir = "/work/shared/data/mnist"
+    c.data_dir = ""  # the directory of the t10k IDX files: --config.data_dir=DIR
     c.num_steps = 8000  # 100 epochs of the 8,000 training images
     c.checkpoint_every = 8000
     c.log_every = 1000

@@ -1,7 +1,7 @@
 """Presets for experiments/ssl_digits.py (SimCLR, MAE, JEPA on a conv or ViT encoder; one linear probe).
 
 python -m experiments.ssl_digits --config.method=simclr            # 8x8 digits
-python -m experiments.ssl_digits --preset mnist --config.method=jepa
+python -m experiments.ssl_digits --preset mnist --config.data_dir=DIR --config.method=jepa
 for m in pixels random simclr mae jepa jepa_joint supervised; do
   python -m experiments.ssl_digits --config.method=$m --workdir runs/ssl_digits/$m; done
 """
@@ -95,7 +95,7 @@ def mnist() -> ml_collections.ConfigDict:
     16/32/64 channels), 128-dimensional tokens, 600 steps at batch 256 (19 epochs)."""
     c = cpu()
     c.dataset = "mnist_idx_t10k"
-    c.data_dir = "/work/shared/data/mnist"
+    c.data_dir = ""  # the directory of the t10k IDX files: --config.data_dir=DIR
     c.num_steps = 600
     c.batch_size = 256
     c.encoder.kind = "conv"

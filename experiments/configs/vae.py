@@ -7,7 +7,8 @@ Override any field with ``--config.FIELD=VALUE``:
   python -m experiments.vae --preset iwae            # VAE vs IWAE k = 5 and k = 50
   python -m experiments.vae --preset hvae            # 1-layer VAE vs the 2-layer ladder VAE
   python -m experiments.vae --preset infovae         # VAE vs InfoVAE (MMD)
-  python -m experiments.vae --preset mnist_binary    # Burda et al.'s nets on binary MNIST
+  # Burda et al.'s nets on binary MNIST (DIR: the t10k IDX files)
+  python -m experiments.vae --preset mnist_binary --config.data_dir=DIR
 
 ``arms`` lists the models trained one after the other with the same batches and steps:
 'vae', 'beta:B' (beta-VAE), 'iwae:K' (trained on the IWAE bound with K samples), 'infovae'
@@ -122,7 +123,7 @@ def mnist_binary() -> ml_collections.ConfigDict:
     """
     c = digits()
     c.dataset = "mnist_idx_t10k"
-    c.data_dir = "/work/shared/data/mnist"
+    c.data_dir = ""  # the directory of the t10k IDX files: --config.data_dir=DIR
     c.likelihood = "bernoulli"
     c.arms = "vae,iwae:50,hvae"
     c.model.latent_dim = 50

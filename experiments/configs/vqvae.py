@@ -1,7 +1,7 @@
 """Presets for experiments/vqvae.py.
 
 python -m experiments.vqvae                     # 8x8 digits, 4x4 code grid, K = 64
-python -m experiments.vqvae --preset mnist      # the MNIST t10k split, 7x7 code grid
+python -m experiments.vqvae --preset mnist --config.data_dir=DIR  # MNIST t10k, 7x7 code grid
 python -m experiments.vqvae --config.vq.num_codes=128
 """
 
@@ -85,7 +85,7 @@ def mnist() -> ml_collections.ConfigDict:
     """The same on 28x28 MNIST (the t10k split: 8,000 train / 2,000 test), 7x7 code grid."""
     c = digits()
     c.dataset = "mnist_idx_t10k"
-    c.data_dir = "/work/shared/data/mnist"
+    c.data_dir = ""  # the directory of the t10k IDX files: --config.data_dir=DIR
     c.model.channels = (32, 64)  # 28 -> 14 -> 7
     c.eval.score_samples = False  # no digit features for 28x28; see prior_samples.png
     return c

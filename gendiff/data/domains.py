@@ -177,26 +177,34 @@ def blend_on_textures(images, seed: int, max_level: float = 1.0) -> np.ndarray:
     return (2.0 * np.abs(t - (rgb + 1.0) / 2.0) - 1.0).astype(np.float32)
 
 
-def textured_digits(split: str, seed: int, max_level: float = 1.0) -> ArrayDataset:
-    """One split of the 8x8 digits blended onto random colour textures (MNIST-M stand-in).
+def textured_digits(
+    split: str, seed: int, max_level: float = 1.0, digits: ArrayDataset | None = None
+) -> ArrayDataset:
+    """One split of grey digits blended onto random colour textures (MNIST-M stand-in).
 
-    The digits are those of ``load_digits(split)``, in the same order and with the same
-    labels; the textures are drawn from ``default_rng([seed, split index])``, so the two
-    splits get different textures.
+    The digits are ``digits`` (by default ``load_digits(split)``, the 8x8 digits; pass e.g.
+    ``gendiff.data.load("mnist_idx_t10k", split, data_dir)`` for 28x28 MNIST), in the same
+    order and with the same labels; the textures are drawn from
+    ``default_rng([seed, split index])``, so the two splits get different textures.
 
     Args:
       split: 'train' or 'test'.
       seed: seed of the textures.
       max_level: the brightest texture colour (see :func:`colour_textures`).
+      digits: grey images (N, H, W, 1) in [-1, 1] with labels; None = the 8x8 digits.
 
     Returns:
-      ArrayDataset 'digits_textured' of (N, 8, 8, 3) images in [-1, 1].
+      ArrayDataset '<name>_textured' of (N, H, W, 3) images in [-1, 1].
 
     Example:
       >>> textured_digits("test", seed=0).images.shape
       (359, 8, 8, 3)
     """
-    digits = load_digits(split)
+    if split not in _SPLIT_STREAM:
+        raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(_SPLIT_STREAM)}")
+    digits = load_digits(split) if digits is None else digits
+    if digits.labels is None:
+        raise ValueError(f"digits must carry labels; {digits.name!r} has none.")
     seed = _check_seed(seed)
     stream = int(np.random.default_rng([seed, _SPLIT_STREAM[split]]).integers(2**31))
     return ArrayDataset(
@@ -204,5 +212,5 @@ def textured_digits(split: str, seed: int, max_level: float = 1.0) -> ArrayDatas
         digits.labels,
         None,
         digits.num_classes,
-        name="digits_textured",
+        name=f"{digits.name}_textured",
     )
