@@ -325,7 +325,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         title = f"two moons, target rotated by {config.degrees:g} degrees (seed {config.seed})"
         _boundary_figure(os.path.join(workdir, "boundary.png"), net, shown, data, title)
     else:
-        title = f"digits -> textured digits, test features (seed {config.seed})"
+        name = "MNIST" if config.dataset.startswith("mnist") else "digits"
+        title = f"{name} -> textured {name}, test features (seed {config.seed})"
         _feature_figure(os.path.join(workdir, "features.png"), net, shown, data, title)
         save_image_grid(
             os.path.join(workdir, "domains.png"),
