@@ -54,13 +54,13 @@ def test_moons_dann_beats_source_only_on_the_rotated_target(tmp_path):
         ("num_seeds", 0, "config.num_seeds must be a positive integer"),
         ("batch_size", 0, "config.batch_size must be a positive integer"),
         ("model.extractor", "resnet", "unknown config.model.extractor 'resnet'"),
-        ("model.dataset", "svhn", "unknown config.dataset 'svhn'"),
+        ("dataset", "svhn", "unknown config.dataset 'svhn'"),
     ],
 )
 def test_bad_config_is_a_clear_error(tmp_path, field, value, message):
-    config = configs.get_config("digits" if field.startswith("model.") else "moons")
-    if field == "model.dataset":  # a field of the digits preset itself
-        field = "dataset"
+    # model.* and dataset are fields of the image presets; the rest, of every preset
+    image_field = field.startswith("model.") or field == "dataset"
+    config = configs.get_config("digits" if image_field else "moons")
     section, _, name = field.rpartition(".")
     (config[section] if section else config)[name] = value
     with pytest.raises(ValueError, match=message):
