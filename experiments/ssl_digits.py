@@ -18,7 +18,11 @@ part of the training split, test accuracy). Methods (``config.method``):
   reconstructs the masked ones, loss on the masked patches (He et al. 2022);
 - ``jepa``: the context encoder sees a random context, the predictor predicts the target
   encoder's embeddings of a target block at the target positions; the target encoder is an
-  EMA of the context encoder with no gradient (I-JEPA, :func:`gendiff.ssl.jepa_loss`);
+  EMA of the context encoder with no gradient (I-JEPA, :func:`gendiff.ssl.jepa_loss`); with
+  ``config.jepa.variance_weight`` / ``covariance_weight`` > 0, VICReg's variance and
+  covariance terms on the pooled features of the whole image are added
+  (:func:`gendiff.ssl.variance_covariance_loss`, C-JEPA), which keeps the features from
+  collapsing into a few dimensions; both 0 is plain I-JEPA;
 - ``jepa_joint``: the lecture notes' JEPA, the three networks trained jointly on the same loss
   with no stop-gradient and no EMA: it collapses (F0:3525; CATALOG.md section 11);
 - ``supervised``: the encoder and a linear head trained on the labels (upper bound).
@@ -167,6 +171,13 @@ def method_setup(config, encoder, encoder_params, num_classes: int, key):
     elif method in ("jepa", "jepa_joint"):
         j = config.jepa
         joint = method == "jepa_joint"
+        # The notes' variant is their loss alone; the regulariser is for 'jepa' (0 = I-JEPA).
+        regularized = not joint and (j.variance_weight > 0 or j.covariance_weight > 0)
+        ssl.variance_covariance_loss(  # checks the two weights now, not inside the first step
+            jnp.zeros((2, 1)),
+            variance_weight=j.variance_weight,
+            covariance_weight=j.covariance_weight,
+        )
         predictor = _predictor(config, length, width)
         n_t = ssl.num_masked(length, j.target_ratio)
         n_c = int(round(j.context_ratio * length))
@@ -208,6 +219,12 @@ def method_setup(config, encoder, encoder_params, num_classes: int, key):
             )
             z = feats(params["encoder"], batch["image"])
             metrics["feature_std"] = jnp.mean(jnp.std(z, axis=0))
+            if regularized:  # C-JEPA: VICReg's variance and covariance terms on the features
+                penalty, terms = ssl.variance_covariance_loss(
+                    z, variance_weight=j.variance_weight, covariance_weight=j.covariance_weight
+                )
+                loss = loss + penalty
+                metrics.update(terms)
             return loss, metrics
 
         if not joint:  # I-JEPA: phi <- m phi + (1 - m) theta after every update, no gradient
@@ -285,7 +302,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     Returns:
       probe_test_accuracy, probe_l2, probe_train_accuracy, the collapse diagnostics of the
       test features (effective_rank, std_mean, std_min, normalized_std_mean) and of the
-      tokens of the first 500 test images (token_effective_rank, ...), feature_dim, the last training metrics (train_*), num_params and wall_s.
+      tokens of the first 500 test images (token_effective_rank, ...), feature_dim, the last
+      training metrics (train_*), num_params and wall_s.
 
     Example:
       >>> from experiments.configs import ssl_digits as configs

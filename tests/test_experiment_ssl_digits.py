@@ -11,6 +11,7 @@ import pytest
 
 from experiments import ssl_digits as experiment
 from experiments.configs import ssl_digits as configs
+from gendiff import nets, ssl
 
 
 def _tiny(method):
@@ -70,6 +71,25 @@ def test_losses_are_finite_and_reach_the_trained_networks(method, kind):
         assert (largest > 0.0) == trained, (name, largest)
 
 
+@pytest.mark.parametrize("method", ["jepa", "jepa_joint"])
+def test_jepa_regulariser_adds_the_variance_covariance_terms_of_the_pooled_features(method):
+    c, enc, p0, _ = _setup(method)
+    c.jepa.variance_weight, c.jepa.covariance_weight = 0.0, 0.0  # plain I-JEPA
+    params, plain_loss, _, _ = experiment.method_setup(c, enc, p0, 10, jax.random.key(1))
+    c.jepa.variance_weight, c.jepa.covariance_weight = 2.0, 3.0
+    params_r, reg_loss, _, _ = experiment.method_setup(c, enc, p0, 10, jax.random.key(1))
+    batch = {"image": jnp.asarray(np.random.default_rng(0).normal(size=(8, 8, 8, 1)), jnp.float32)}
+    key = jax.random.key(2)
+    (l0, m0), (l1, m1) = plain_loss(params, batch, key), reg_loss(params_r, batch, key)
+    if method == "jepa_joint":  # the notes' variant keeps their loss alone
+        assert float(l1) == float(l0) and "variance_loss" not in m1
+        return
+    feats = nets.mean_pool(enc.apply(params["encoder"], batch["image"]))
+    v, c_ = ssl.variance_loss(feats), ssl.covariance_loss(feats)
+    np.testing.assert_allclose(float(l1), float(l0) + 2.0 * float(v) + 3.0 * float(c_), rtol=1e-5)
+    assert float(m1["variance_loss"]) == pytest.approx(float(v)) and "variance_loss" not in m0
+
+
 def test_tiny_jepa_run_is_probed_and_pixels_probe_well(tmp_path):
     m = experiment.train_and_evaluate(_tiny("jepa"), str(tmp_path / "jepa"))
     for key in ("probe_test_accuracy", "effective_rank", "std_mean", "train_model/loss"):
@@ -94,6 +114,7 @@ def test_tiny_jepa_run_is_probed_and_pixels_probe_well(tmp_path):
         ("simclr.temperature", 0.0, "temperature must be a finite number > 0"),
         ("jepa.context_ratio", 0.9, "context_ratio 0.9 gives 14 context patches"),
         ("encoder.kind", "resnet", "config.encoder.kind must be one of"),
+        ("jepa.covariance_weight", -1.0, "covariance_weight must be >= 0"),
     ],
 )
 def test_bad_config_is_a_clear_error(tmp_path, field, value, message):
@@ -105,3 +126,20 @@ def test_bad_config_is_a_clear_error(tmp_path, field, value, message):
         c.method = "mae"
     with pytest.raises(ValueError, match=message):
         experiment.train_and_evaluate(c, str(tmp_path))
+
+
+@pytest.mark.slow
+def test_default_jepa_keeps_its_rank_while_the_notes_joint_variant_collapses(tmp_path):
+    # The digits preset as it is (800 steps, 64-dimensional features). Measured: jepa
+    # (EMA target, variance-covariance weights 50 / 500) effective rank 38.4, feature std
+    # 0.29, probe 96.4%; jepa_joint effective rank 11.2, std 0.012.
+    runs = {}
+    for method in ("jepa", "jepa_joint"):
+        c = configs.get_config("cpu")
+        c.method = method
+        runs[method] = experiment.train_and_evaluate(c, str(tmp_path / method))
+    jepa, joint = runs["jepa"], runs["jepa_joint"]
+    assert jepa["feature_dim"] == 64 and jepa["effective_rank"] > 32, jepa
+    assert joint["std_mean"] < 0.1 * jepa["std_mean"], (jepa["std_mean"], joint["std_mean"])
+    assert joint["effective_rank"] < 0.5 * jepa["effective_rank"]
+    assert jepa["probe_test_accuracy"] > 0.94

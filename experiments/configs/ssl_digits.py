@@ -66,6 +66,13 @@ def cpu() -> ml_collections.ConfigDict:
     c.jepa.momentum_start = 0.996  # I-JEPA's EMA momentum, ramped linearly to momentum_end
     c.jepa.momentum_end = 1.0
     c.jepa.normalize_targets = True
+    # C-JEPA's regulariser on the pooled features (gendiff.ssl.variance_covariance_loss);
+    # 0 and 0 give plain I-JEPA. Not applied to 'jepa_joint' (the notes' loss alone).
+    # Digits, 800 steps (measured): effective rank of the test features / probe accuracy
+    # 6.7 / 95.5% plain, 30.1 / 96.7% at (25, 50), 38.4 / 96.4% at (50, 500), 42.2 / 95.3%
+    # at (100, 2000) of 64 dimensions.
+    c.jepa.variance_weight = 50.0
+    c.jepa.covariance_weight = 500.0
 
     c.probe = ml_collections.ConfigDict()
     c.probe.l2_grid = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
@@ -92,7 +99,14 @@ def cpu() -> ml_collections.ConfigDict:
 def mnist() -> ml_collections.ConfigDict:
     """The local MNIST split (the t10k IDX files: 8,000 train / 2,000 test by a fixed
     permutation): the convolutional encoder on a 7x7 grid of 4x4-pixel patches (28 -> 14 -> 7,
-    16/32/64 channels), 128-dimensional tokens, 600 steps at batch 256 (19 epochs)."""
+    16/32/64 channels, then three 3x3 convolutions on the grid, so that a token sees the whole
+    digit), 128-dimensional tokens, 600 steps at batch 256 (19 epochs).
+
+    The three grid convolutions decide the probe (measured, 600 steps): the supervised
+    encoder probes at 96.6% with one and 98.3% with three, SimCLR at 94.6% and 97.0%.
+    JEPA's effective rank (of 128) / probe by (variance, covariance) weight: 43.0 / 90.5% at
+    (50, 500), 58.1 / 86.7% at (200, 5,000), 62.9 / 86.0% at (200, 20,000); plain I-JEPA
+    with one grid convolution: 2.6 / 86.2%."""
     c = cpu()
     c.dataset = "mnist_idx_t10k"
     c.data_dir = ""  # the directory of the t10k IDX files: --config.data_dir=DIR
@@ -102,7 +116,7 @@ def mnist() -> ml_collections.ConfigDict:
     c.encoder.patch_size = 4
     c.encoder.width = 128
     c.encoder.channels = 16
-    c.encoder.depth = 1
+    c.encoder.depth = 3
     c.augment.max_shift = 2
     c.augment.crop_min_scale = 0.5
     c.mae.normalize_target = True

@@ -15,7 +15,9 @@ masked reconstruction, JEPA, collapse diagnostics and image augmentations.
 - :mod:`~gendiff.ssl.jepa`: the JEPA loss with a stop-gradient EMA target encoder and a
   predictor conditioned on target positions, the target EMA as an (init, update) pair
   (F0:3491-3569).
-- :mod:`~gendiff.ssl.collapse`: per-dimension std and effective rank of embeddings.
+- :mod:`~gendiff.ssl.collapse`: per-dimension std and effective rank of embeddings;
+  :mod:`~gendiff.ssl.variance_covariance`: VICReg's variance and covariance terms, the
+  regulariser that keeps them spread (C-JEPA adds it to JEPA).
 - :mod:`~gendiff.ssl.augment`: crop, shift, rotation, noise and cutout, per example with its
   own key.
 
@@ -82,6 +84,11 @@ from gendiff.ssl.nce_models import (
     mixture_log_phi,
     mixture_sample,
 )
+from gendiff.ssl.variance_covariance import (
+    covariance_loss,
+    variance_covariance_loss,
+    variance_loss,
+)
 
 __all__ = [
     "Mine",
@@ -94,6 +101,7 @@ __all__ = [
     "block_patch_mask",
     "collapse_metrics",
     "correlated_gaussian_mi",
+    "covariance_loss",
     "critic_scores",
     "cutout",
     "dv_bound",
@@ -106,7 +114,6 @@ __all__ = [
     "info_nce_loss",
     "infonce_bound",
     "jepa_loss",
-    "target_ema",
     "js_critic_loss",
     "linear_momentum",
     "masked_reconstruction_loss",
@@ -116,8 +123,8 @@ __all__ = [
     "mixture_sample",
     "nce_loss",
     "nce_loss_from_log_ratios",
-    "num_masked",
     "nt_xent_loss",
+    "num_masked",
     "nwj_bound",
     "optimal_log_ratio_scores",
     "patchify",
@@ -130,6 +137,9 @@ __all__ = [
     "sample_jepa_positions",
     "sample_masks",
     "span_mask",
+    "target_ema",
     "unpatchify",
+    "variance_covariance_loss",
+    "variance_loss",
     "with_log_normalizer",
 ]
