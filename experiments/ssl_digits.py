@@ -364,8 +364,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             os.path.join(workdir, "features_pca.png"),
             test_features,
             test_ds.labels,
-            f"{config.method} on {config.dataset}: test features, probe "
-            f"{100 * probe.test_accuracy:.1f}%, effective rank {result['effective_rank']:.1f}",
+            f"{config.method} on {config.dataset}: test features,\n"
+            f"probe {100 * probe.test_accuracy:.1f}%, effective rank {result['effective_rank']:.1f}",
         )
         common.write_json(os.path.join(workdir, "metrics.json"), result)
     return result
