@@ -69,10 +69,15 @@ def effective_rank(z: jax.Array) -> jax.Array:
     return _effective_rank(z)
 
 
+def _covariance(z: jax.Array) -> jax.Array:
+    """The unbiased (E, E) covariance of (N, E) embeddings (no checks: callers check z)."""
+    z = z - jnp.mean(z, axis=0)
+    return z.T @ z / (z.shape[0] - 1)
+
+
 @jax.jit
 def _effective_rank(z):
-    z = z - jnp.mean(z, axis=0)
-    cov = z.T @ z / (z.shape[0] - 1)
+    cov = _covariance(z)
     lam = jnp.clip(jnp.linalg.eigvalsh(cov), 0.0, None)  # round-off can leave tiny negatives
     total = jnp.sum(lam)
     p = lam / jnp.where(total > 0, total, 1.0)

@@ -22,7 +22,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gendiff.ssl._checks import check_embeddings, check_positive
+from gendiff.ssl._checks import check_embeddings, check_positive, is_concrete
+from gendiff.ssl.collapse import _covariance
 
 
 def variance_loss(z: jax.Array, *, gamma: float = 1.0, eps: float = 1e-4) -> jax.Array:
@@ -64,9 +65,7 @@ def covariance_loss(z: jax.Array) -> jax.Array:
       >>> float(covariance_loss(jnp.array([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]])))
       0.0
     """
-    z = _check(z)
-    z = z - jnp.mean(z, axis=0)
-    cov = z.T @ z / (z.shape[0] - 1)
+    cov = _covariance(_check(z))
     off = cov - jnp.diag(jnp.diag(cov))
     return jnp.sum(off**2) / z.shape[1]
 
@@ -104,7 +103,7 @@ def variance_covariance_loss(
       (True, True)
     """
     for name, w in (("variance_weight", variance_weight), ("covariance_weight", covariance_weight)):
-        if not float(w) >= 0.0:
+        if is_concrete(w) and not float(w) >= 0.0:  # traced weights are not checked
             raise ValueError(f"{name} must be >= 0, got {w!r}.")
     v = variance_loss(z, gamma=gamma, eps=eps)
     c = covariance_loss(z)
