@@ -221,7 +221,10 @@ def method_setup(config, encoder, encoder_params, num_classes: int, key):
             metrics["feature_std"] = jnp.mean(jnp.std(z, axis=0))
             if regularized:  # C-JEPA: VICReg's variance and covariance terms on the features
                 penalty, terms = ssl.variance_covariance_loss(
-                    z, variance_weight=j.variance_weight, covariance_weight=j.covariance_weight
+                    z,
+                    variance_weight=j.variance_weight,
+                    covariance_weight=j.covariance_weight,
+                    scale_free=j.scale_free,
                 )
                 loss = loss + penalty
                 metrics.update(terms)

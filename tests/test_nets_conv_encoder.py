@@ -58,3 +58,19 @@ def test_bad_input_is_a_clear_error():
         enc.apply(params, jnp.zeros((1, 3, 4)), jnp.zeros((1, 3)))
     with pytest.raises(ValueError, match="positions are only for patch inputs"):
         enc.apply(params, x, jnp.zeros((1, 16), jnp.int32))
+
+
+def test_pooled_tokens_span_at_most_the_grid_channels():
+    # 28 -> 14 -> 7: K = 4 * 2^2 = 16 grid channels. Width 32: pooled features of rank 16.
+    # Width 12: rank width - 1 = 11 (the layer norm's centring). Random images, 200 of them.
+    images = jax.random.normal(jax.random.key(0), (200, 28, 28, 1))
+    for width, rank in ((32, 16), (12, 11)):
+        enc = nets.ConvTokenEncoder(image_shape=(28, 28, 1), patch_size=4, width=width, channels=4)
+        params = enc.init(jax.random.key(1), images[:1])
+        # A random layer-norm bias and scale, so that the bound is not an accident of init.
+        norm = params["params"]["norm"]
+        norm["bias"] = jax.random.normal(jax.random.key(2), norm["bias"].shape)
+        norm["scale"] = 1.0 + jax.random.uniform(jax.random.key(3), norm["scale"].shape)
+        z = np.asarray(nets.mean_pool(enc.apply(params, images)), np.float64)
+        s = np.linalg.svd(z - z.mean(axis=0), compute_uv=False)
+        assert np.sum(s > 1e-4 * s[0]) == rank, (width, s[rank - 2 : rank + 2] / s[0])

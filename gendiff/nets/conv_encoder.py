@@ -41,6 +41,12 @@ class ConvTokenEncoder(_PatchGrid, nn.Module):
     integer ``positions`` (B, n): the tokens at those positions, computed from those
     patches only.
 
+    The tokens are a layer norm of a linear map of the grid's K = channels * 2^s features
+    (s stride-2 convolutions): after the norm's centring, each token, and so any mean of
+    tokens, lies in a fixed subspace of dimension at most min(K, width - 1) (plus the norm's
+    bias). A width above K + 1 adds no dimensions: pooled features of width 128 over K = 64
+    channels have an effective rank of at most 64.
+
     Example:
       >>> enc = ConvTokenEncoder(image_shape=(8, 8, 1), patch_size=2, width=16, channels=8)
       >>> params = enc.init(jax.random.key(0), jnp.zeros((1, 8, 8, 1)))

@@ -11,6 +11,15 @@ pushes collapsed dimensions apart; (2) is zero when the dimensions are uncorrela
 penalises a cloud that fills only a few directions (dimensional collapse). Together they push
 the covariance towards a multiple of the identity, whose effective rank is E.
 
+Both terms depend on the scale of z: (1) asks for a standard deviation of gamma, and (2) falls
+with the fourth power of the scale. An encoder whose outputs are layer-normalised and then
+mean-pooled may not reach a standard deviation of gamma in a short run, and at a small scale (2)
+hardly acts. With ``scale_free=True`` both terms see z / r instead, where r^2 = 1/E sum_j s_j^2
+is the mean variance (one number per batch, with its gradient): the rescaled dimensions have a
+mean variance of 1, so (1) with gamma = 1 is zero exactly when all variances are equal, (2)
+becomes a sum of squared correlations at unit scale, and both are zero exactly when C is a
+multiple of the identity, whatever its scale.
+
 C-JEPA (Mo & Tong 2024) adds both terms to I-JEPA's loss, on the context encoder's pooled
 embeddings, because the EMA target alone prevents complete collapse but not dimensional
 collapse. ``experiments.ssl_digits`` does the same for its ``jepa`` method
@@ -77,6 +86,7 @@ def variance_covariance_loss(
     covariance_weight: float = 0.04,
     gamma: float = 1.0,
     eps: float = 1e-4,
+    scale_free: bool = False,
 ) -> tuple[jax.Array, dict]:
     """``variance_weight * (1) + covariance_weight * (2)`` and both terms as metrics.
 
@@ -87,6 +97,8 @@ def variance_covariance_loss(
       z: (N, E) embeddings, N >= 2.
       variance_weight, covariance_weight: the weights of (1) and (2), >= 0.
       gamma, eps: see :func:`variance_loss`.
+      scale_free: apply both terms to z divided by its root mean variance (see the module
+        docstring): the loss then depends on the shape of the covariance, not on its scale.
 
     Returns:
       (loss, {"variance_loss": (1), "covariance_loss": (2)}).
@@ -101,13 +113,26 @@ def variance_covariance_loss(
       >>> loss, terms = variance_covariance_loss(z)
       >>> bool(loss < 0.02), bool(terms["covariance_loss"] < 0.02)
       (True, True)
+      >>> small = 0.01 * z * jnp.array([1.0, 1, 1, 1, 1, 1, 1, 4])  # one direction dominates
+      >>> float(variance_covariance_loss(small)[0]) > 0.9  # the hinge sees a tiny cloud
+      True
+      >>> a = variance_covariance_loss(small, scale_free=True)[0]
+      >>> b = variance_covariance_loss(100 * small, scale_free=True)[0]
+      >>> bool(a > 0.1), bool(jnp.allclose(a, b, rtol=1e-4))  # unequal variances, any scale
+      (True, True)
     """
     for name, w in (("variance_weight", variance_weight), ("covariance_weight", covariance_weight)):
         if is_concrete(w) and not float(w) >= 0.0:  # traced weights are not checked
             raise ValueError(f"{name} must be >= 0, got {w!r}.")
+    z = _check(z)
+    if scale_free:
+        z = z / jnp.sqrt(jnp.mean(jnp.var(z, axis=0, ddof=1)) + _TINY_VARIANCE)
     v = variance_loss(z, gamma=gamma, eps=eps)
     c = covariance_loss(z)
     return variance_weight * v + covariance_weight * c, {"variance_loss": v, "covariance_loss": c}
+
+
+_TINY_VARIANCE = 1e-12  # keeps z / r finite for identical embeddings, negligible otherwise
 
 
 def _check(z) -> jax.Array:
