@@ -24,6 +24,7 @@ def test_lambda_schedule_is_ganins_ramp():
 TINY_MOONS = dict(num_steps=1500, num_seeds=1, num_train=500, num_test=1000, log_every=100)
 
 
+@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 def test_moons_dann_beats_source_only_on_the_rotated_target(tmp_path):
     c = configs.get_config("moons")
     for k, v in TINY_MOONS.items():

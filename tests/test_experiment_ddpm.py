@@ -51,6 +51,7 @@ def _checkpoint_steps(workdir):
     return sorted(int(d) for d in os.listdir(directory) if d.isdigit())
 
 
+@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 def test_sigkill_then_rerun_resumes_and_matches_an_uninterrupted_run(tmp_path):
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     reference = subprocess.Popen(
@@ -171,6 +172,7 @@ def test_second_cli_run_loads_its_programs_from_the_compilation_cache(tmp_path):
         assert f"Persistent compilation cache hit for '{program}'" in second, program
 
 
+@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 def test_probability_flow_bits_per_dim_next_to_the_bound_on_the_same_digits(tmp_path):
     config = configs.get_config("cpu")
     for field, value in {

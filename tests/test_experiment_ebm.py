@@ -37,6 +37,7 @@ def test_bad_config_is_a_clear_error(tmp_path, field, value, message):
         experiment.train_and_evaluate(config, str(tmp_path))
 
 
+@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 def test_tiny_digits_run_scores_its_samples_below_noise(tmp_path):
     c = configs.get_config("digits")
     c.num_steps, c.checkpoint_every, c.log_every = 300, 300, 100

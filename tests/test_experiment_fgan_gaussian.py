@@ -18,6 +18,7 @@ def _tiny():
     return c
 
 
+@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 def test_short_run_fits_move_the_right_way_and_the_kl_estimate_is_close(tmp_path):
     m = experiment.train_and_evaluate(_tiny(), str(tmp_path))
     # Q_theta starts at N(0, 0.5^2) between the modes (P = 0.4 N(-2, .25) + 0.6 N(2, .25)).

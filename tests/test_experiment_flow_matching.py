@@ -18,6 +18,7 @@ def _tiny(config, num_steps):
     return config
 
 
+@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 def test_short_toy2d_run_and_its_reflow_beat_their_baselines(tmp_path):
     config = _tiny(configs.get_config("toy2d"), num_steps=500)
     config.model.hidden, config.model.depth = 32, 1
@@ -46,6 +47,7 @@ def test_short_toy2d_run_and_its_reflow_beat_their_baselines(tmp_path):
     assert 0.0 <= result["reflow_straightness"] < 0.1 * result["straightness"]
 
 
+@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 def test_short_vp_run_on_digits_has_fd_below_noise_at_each_sampler(tmp_path):
     # The image branch (clipping, FD in classifier features) with a small MLP on the flattened
     # digits: compiling the U-Net would take most of a minute.

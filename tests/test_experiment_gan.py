@@ -19,6 +19,7 @@ def ring_run(tmp_path_factory):
     return workdir, gan.train_and_evaluate(configs.get_config("ring_tiny"), workdir)
 
 
+@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 def test_ring_sweep_writes_the_table_and_beats_the_untrained_generator(ring_run):
     workdir, result = ring_run
     config = configs.get_config("ring_tiny")
@@ -58,6 +59,7 @@ def test_ring_sweep_writes_the_table_and_beats_the_untrained_generator(ring_run)
         assert result[f"{name}/modes_captured_mean"] >= np.mean(untrained) + 3, name
 
 
+@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 def test_a_finished_sweep_only_re_evaluates(ring_run, tmp_path):
     workdir, result = ring_run
     again = gan.train_and_evaluate(configs.get_config("ring_tiny"), workdir)

@@ -28,6 +28,7 @@ def test_bits_per_dim_is_the_dequantisation_bound_of_scipys_density():
     np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
+@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 def test_tiny_run_beats_the_uniform_model_and_noise(tmp_path):
     c = configs.get_config("cpu")
     c.num_components, c.num_iters, c.num_restarts, c.num_copies = (2, 4), 20, 1, 1

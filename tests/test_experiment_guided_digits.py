@@ -18,6 +18,7 @@ def guided_run(tmp_path_factory):
     return workdir, guided_digits.train_and_evaluate(configs.get_config("tiny"), workdir)
 
 
+@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 def test_guided_digits_beats_its_baselines_and_writes_class_rows(guided_run):
     workdir, result = guided_run
     config = configs.get_config("tiny")
@@ -48,6 +49,7 @@ def test_guided_digits_beats_its_baselines_and_writes_class_rows(guided_run):
     assert os.listdir(os.path.join(workdir, "noisy_classifier", "checkpoints"))
 
 
+@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 def test_diffusion_classifier_loads_the_guided_model_and_beats_chance(guided_run, tmp_path):
     denoiser_dir, _ = guided_run
     config = dc_configs.get_config("tiny")

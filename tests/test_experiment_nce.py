@@ -15,6 +15,7 @@ def _small():
     return c
 
 
+@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 def test_nce_recovers_the_normaliser_and_approaches_maximum_likelihood(tmp_path):
     m = experiment.train_and_evaluate(_small(), str(tmp_path))
     # Measured (2 data sets of 2000 points): |c - log Z*| 0.026 (nu = 1), 0.013 (nu = 20),

@@ -25,6 +25,7 @@ def _tiny_config():
     return c
 
 
+@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 def test_tiny_run_beats_its_baselines_and_saves_a_loadable_student(tmp_path):
     workdir = str(tmp_path)
     metrics = experiment.train_and_evaluate(_tiny_config(), workdir)

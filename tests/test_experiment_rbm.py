@@ -22,6 +22,7 @@ def _tiny():
     return c
 
 
+@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 def test_tiny_run_beats_the_base_rate_model_and_ais_agrees_with_exact(tmp_path):
     metrics = experiment.train_and_evaluate(_tiny(), str(tmp_path))
     # Measured: base rates -24.71 nats; CD-1 -19.00, PCD-1 -19.51 (1000 steps, 16 hidden).

@@ -38,6 +38,7 @@ def _tiny_config(models):
     return config
 
 
+@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 def test_tiny_training_run_of_every_model_lowers_its_loss_and_beats_chance(tmp_path):
     result = sd.train_and_evaluate(_tiny_config("mamba,s4,transformer"), str(tmp_path))
     with open(tmp_path / "metrics.json") as f:

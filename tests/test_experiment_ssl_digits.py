@@ -90,6 +90,7 @@ def test_jepa_regulariser_adds_the_variance_covariance_terms_of_the_pooled_featu
     assert float(m1["variance_loss"]) == pytest.approx(float(v)) and "variance_loss" not in m0
 
 
+@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 def test_tiny_jepa_run_is_probed_and_pixels_probe_well(tmp_path):
     m = experiment.train_and_evaluate(_tiny("jepa"), str(tmp_path / "jepa"))
     for key in ("probe_test_accuracy", "effective_rank", "std_mean", "train_model/loss"):

@@ -101,6 +101,7 @@ def test_bad_config_is_a_clear_error(tmp_path, field, value, message):
         experiment.train_and_evaluate(c, str(tmp_path))
 
 
+@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 def test_kl_warmup_starts_from_the_distortion_alone(tmp_path):
     """With the warm-up the first step's loss is the distortion (rate weight 0)."""
     c = _tiny("hvae", num_steps=2)

@@ -9,6 +9,7 @@ from experiments import vqvae as experiment
 from experiments.configs import vqvae as configs
 
 
+@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 def test_restarts_use_every_code_and_the_prior_beats_uniform(tmp_path):
     c = configs.get_config("digits")
     c.num_steps, c.checkpoint_every, c.log_every = 150, 150, 50

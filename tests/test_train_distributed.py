@@ -112,6 +112,7 @@ def _run(workdir: Path, devices: int, num_steps: int) -> dict:
     return json.loads(stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 @pytest.mark.parametrize("first, second", [(4, 1), (1, 4)])
 def test_resume_on_another_device_count(tmp_path, results, first, second):
     """Checkpointed at step 10 on `first` devices, finished on `second`: the same run."""

@@ -145,6 +145,7 @@ def test_fit_through_the_cache_matches_fit_without_it_and_resumes(tmp_path):
 # ----------------------------------------------------------------------------- experiments
 
 
+@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 def test_an_experiment_run_twice_loads_its_programs_and_gives_the_same_metrics(tmp_path):
     from experiments import common
     from experiments import ddpm as experiment
