@@ -19,6 +19,7 @@ def _tiny():
     return c
 
 
+@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 def test_tiny_staircase_tracks_the_truth_and_infonce_stays_below_log_n(tmp_path):
     c = _tiny()
     m = experiment.train_and_evaluate(c, str(tmp_path))

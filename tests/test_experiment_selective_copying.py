@@ -23,6 +23,7 @@ def _tiny_config(models):
     return config
 
 
+@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 def test_tiny_training_run_of_both_models_beats_chance_and_its_untrained_loss(tmp_path):
     result = sc.train_and_evaluate(_tiny_config("mamba,s4"), str(tmp_path))
     with open(tmp_path / "metrics.json") as f:

@@ -17,6 +17,10 @@ import pytest
 SCRIPT = Path(__file__).with_name("_train_script.py")
 TIMEOUT_S = 300
 
+# Runs of 1, 2 and 4 devices and of 2 processes (about 80 s on a 2-core CPU): .ci/run runs
+# them after the default suite.
+pytestmark = pytest.mark.slow
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -112,7 +116,6 @@ def _run(workdir: Path, devices: int, num_steps: int) -> dict:
     return json.loads(stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 @pytest.mark.parametrize("first, second", [(4, 1), (1, 4)])
 def test_resume_on_another_device_count(tmp_path, results, first, second):
     """Checkpointed at step 10 on `first` devices, finished on `second`: the same run."""
