@@ -17,8 +17,8 @@ mean-pooled may not reach a standard deviation of gamma in a short run, and at a
 hardly acts. With ``scale_free=True`` both terms see z / r instead, where r^2 = 1/E sum_j s_j^2
 is the mean variance (one number per batch, with its gradient): the rescaled dimensions have a
 mean variance of 1, so (1) with gamma = 1 is zero exactly when all variances are equal, (2)
-becomes a sum of squared correlations at unit scale, and both are zero exactly when C is a
-multiple of the identity, whatever its scale.
+sums the squared covariances at that unit mean variance, and both are zero exactly when C is
+a multiple of the identity, whatever its scale.
 
 C-JEPA (Mo & Tong 2024) adds both terms to I-JEPA's loss, on the context encoder's pooled
 embeddings, because the EMA target alone prevents complete collapse but not dimensional
