@@ -203,6 +203,7 @@ def train_gan(
         data_key=data_key,
         label_key="label" if num_classes else None,
         loss_params=settings["loss_params"] or None,
+        top_k=settings["top_k"],
     )
     state = create_players_state(variables, {p.name: p.tx for p in players})
     state, last = fit(

@@ -128,6 +128,36 @@ def test_generator_gradient_only_through_the_critic():
     assert float(loss_other) == float(loss)
 
 
+def test_top_k_generator_loss_keeps_the_best_rated_fakes_and_only_their_gradients():
+    generator, critic, params = _linear_nets()
+    tx = optax.sgd(0.1)
+    batch = {"x": jnp.zeros((16, 2))}
+    _, full = gan_players("non_saturating", generator, critic, tx, tx, latent_dim=2)
+    _, top = gan_players("non_saturating", generator, critic, tx, tx, latent_dim=2, top_k=0.3)
+    z = jax.random.normal(KEY, (16, 2))  # the generator's key is used as given
+    rated = np.asarray(critic(params["critic"], generator(params["generator"], z))).ravel()
+    best = np.argsort(rated)[-5:]  # ceil(0.3 * 16) = 5 kept
+    loss, _ = top.loss_fn(params, batch, KEY)
+    expected, _ = get_gan_loss("non_saturating").generator(jnp.asarray(rated[best]))
+    np.testing.assert_allclose(loss, expected, rtol=1e-6)
+    assert float(loss) < float(full.loss_fn(params, batch, KEY)[0])  # the worst are left out
+
+    # d loss / d G(z_i) is zero for the 11 fakes left out: the gradient with respect to an
+    # additive per-sample shift of the generator's output
+    def loss_of_shift(shift):
+        shifted = lambda p, z: generator(p, z) + shift
+        players = gan_players("non_saturating", shifted, critic, tx, tx, latent_dim=2, top_k=0.3)
+        return players[1].loss_fn(params, batch, KEY)[0]
+
+    per_sample = np.abs(np.asarray(jax.grad(loss_of_shift)(jnp.zeros((16, 2))))).sum(1)
+    assert set(np.flatnonzero(per_sample > 0)) == set(best.tolist())
+    np.testing.assert_allclose(
+        full.loss_fn(params, batch, KEY)[0],
+        gan_players("non_saturating", generator, critic, tx, tx, latent_dim=2, top_k=1.0)[1]
+        .loss_fn(params, batch, KEY)[0],
+    )  # fmt: skip
+
+
 def test_packed_critic_penalty_acts_in_the_packed_space():
     m = 2
     inner = MLPCritic(hidden=8, depth=2)
@@ -212,6 +242,8 @@ def test_gan_players_bad_input_and_lipschitz_warning():
         ({"gradient_penalty": -1.0}, "gradient_penalty"),
         ({"clip": 0.0}, "clip"),
         ({"names": ("a", "a")}, "names"),
+        ({"top_k": 0.0}, "top_k"),
+        ({"top_k": 1.5}, "top_k"),
     ]:
         with pytest.raises(ValueError, match=match):
             gan_players("hinge", g, d, tx, tx, **{"latent_dim": 2, **kwargs})

@@ -9,6 +9,7 @@ this module only wires them to the networks and the batch.
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any, Callable
 
@@ -58,6 +59,7 @@ def gan_players(
     label_key: str | None = None,
     names: tuple[str, str] = ("critic", "generator"),
     loss_params: dict | None = None,
+    top_k: float = 1.0,
 ) -> tuple[Player, Player]:
     """The critic and generator players of a GAN, in update order.
 
@@ -65,7 +67,10 @@ def gan_players(
     and minimises ``loss.discriminator(D(x_real), D(stop_gradient(G(z))))`` plus
     ``gradient_penalty * GP`` (on interpolates of real and fake) plus ``r1 / 2 * R1`` (on
     real samples). The generator update draws a fresh z for every row of the batch and
-    minimises ``loss.generator(D(G(z)))`` with the critic fixed. When the critic judges m
+    minimises ``loss.generator(D(G(z)))`` with the critic fixed; with ``top_k < 1`` only the
+    ``ceil(top_k * n)`` of its n outputs that the critic rates most real enter that loss, so
+    the worst-rated fakes get no gradient (Sinha et al. 2020, "Top-k training of GANs:
+    improving GAN performance by throwing away bad samples"). When the critic judges m
     samples at once (:class:`gendiff.nets.PacCritic`: B samples give B / m outputs) the
     penalties act on the packed inputs, the critic's actual input space. Conditional GANs
     (``label_key`` set) condition the fakes on the batch's labels, so real and fake rows pair
@@ -106,6 +111,8 @@ def gan_players(
       label_key: the batch entry holding integer labels (conditional GAN), or None.
       names: the players' names, which key their parameters in the state.
       loss_params: keyword parameters of the named loss.
+      top_k: the fraction in (0, 1] of the generator's critic outputs (the highest) that
+        its loss averages; 1 keeps them all. Every loss here rates real samples higher.
 
     Returns:
       ``(critic, generator)`` Players. Critic metrics: the loss pair's discriminator metrics
@@ -140,6 +147,10 @@ def gan_players(
             raise ValueError(f"{name} must be a weight >= 0, got {value}.")
     if clip is not None and not float(clip) > 0:
         raise ValueError(f"clip must be > 0 (or None), got {clip}.")
+    if not 0.0 < float(top_k) <= 1.0:
+        raise ValueError(
+            f"top_k must be a fraction in (0, 1] of the generator's batch, got {top_k}."
+        )
     if len(names) != 2 or names[0] == names[1]:
         raise ValueError(f"names must be two different player names, got {names!r}.")
     if pair.requires_lipschitz and not (gradient_penalty or clip or spectral_update):
@@ -198,7 +209,11 @@ def gan_players(
     def generator_loss(params, batch, key):
         cond = labels_of(batch)
         fake = generate(params, key, jnp.shape(batch[data_key])[0], cond)
-        return pair.generator(critic_apply(params[critic_name], fake, *cond))
+        outputs = critic_apply(params[critic_name], fake, *cond)
+        if top_k < 1.0:  # the k outputs the critic rates most real (a static k per shape)
+            flat = outputs.reshape(outputs.shape[0], -1)[:, 0]
+            outputs = jax.lax.top_k(flat, max(1, math.ceil(top_k * flat.shape[0])))[0]
+        return pair.generator(outputs)
 
     post_updates = []
     if clip is not None:
