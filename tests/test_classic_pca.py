@@ -115,7 +115,7 @@ def test_ppca_log_prob_with_a_mask_is_the_marginal_of_the_observed_entries():
         W, s2 = np.asarray(p.W), float(p.noise_variance)
         M = W.T @ W + s2 * np.eye(2)
         np.testing.assert_allclose(zbar, np.linalg.solve(M, W.T @ (x[0] - np.asarray(p.mean))))
-        np.testing.assert_allclose(Sig, s2 * np.linalg.inv(M))
+        np.testing.assert_allclose(Sig, s2 * np.linalg.inv(M), atol=1e-15)
 
 
 def test_ppca_em_reaches_the_closed_form_subspace():

@@ -34,6 +34,7 @@ def _pixel_marginal_nll(num_test):
     return -np.mean(np.sum(log_p[np.arange(t.shape[1]), t], axis=1))
 
 
+@pytest.mark.slow  # an end-to-end run: .ci/run runs it after the default suite
 def test_vae_and_iwae_bound_the_likelihood_and_beat_the_pixel_marginals(tmp_path):
     c = _tiny("iwae")
     c.arms = "vae,iwae:5"
