@@ -211,8 +211,8 @@ def gan_players(
         fake = generate(params, key, jnp.shape(batch[data_key])[0], cond)
         outputs = critic_apply(params[critic_name], fake, *cond)
         if top_k < 1.0:  # the k outputs the critic rates most real (a static k per shape)
-            flat = outputs.reshape(outputs.shape[0], -1)[:, 0]
-            outputs = jax.lax.top_k(flat, max(1, math.ceil(top_k * flat.shape[0])))[0]
+            flat = outputs.reshape(-1)  # (n,) or (n, 1): one output per (packed) sample
+            outputs = jax.lax.top_k(flat, max(1, math.ceil(top_k * flat.size)))[0]
         return pair.generator(outputs)
 
     post_updates = []
