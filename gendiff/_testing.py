@@ -18,9 +18,16 @@ def use_persistent_compilation_cache() -> str:
     Every program is cached: the suite compiles thousands of small ones, each a few tenths of
     a second, and an entry is a few kB.
 
+    Equinox's runtime checks (inside every diffrax solve) are host callbacks by default, and
+    JAX never caches a program that holds one: here they are set to return NaN instead
+    (``EQX_ON_ERROR=nan``, unless already set), so the adaptive solvers' programs are cached
+    too. It takes effect where equinox is imported after this call (the test processes import
+    it lazily, with diffrax).
+
     Returns:
       The cache directory.
     """
+    os.environ.setdefault("EQX_ON_ERROR", "nan")
     cache_dir = os.environ.get("JAX_COMPILATION_CACHE_DIR") or os.path.join(
         os.path.expanduser("~"), ".cache", "gendiff-tests", "jax"
     )

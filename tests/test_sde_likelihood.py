@@ -100,9 +100,9 @@ def test_nfe_counts_every_score_evaluation():
         return score_fn(x, t)
 
     for solver in ("tsit5", "dopri8"):  # 6 and 13 new evaluations per step
-        for i in range(2):
+        run = jax.jit(lambda x: log_likelihood(jax.random.key(0), counting_score_fn, path, x, solver=solver))  # fmt: skip
+        for i in range(2):  # two examples, one program: the count is the run's, not the trace's
             calls.clear()
-            run = jax.jit(lambda x: log_likelihood(jax.random.key(0), counting_score_fn, path, x, solver=solver))  # fmt: skip
             out = run(x[i : i + 1])
             jax.block_until_ready(out)
             jax.effects_barrier()
