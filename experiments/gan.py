@@ -137,7 +137,10 @@ def _networks(config: ml_collections.ConfigDict, example_shape, num_classes, pac
     m = config.model
     if len(example_shape) == 1:
         generator = nets.MLPGenerator(
-            data_dim=example_shape[0], hidden=m.generator_hidden, depth=m.generator_depth
+            data_dim=example_shape[0],
+            hidden=m.generator_hidden,
+            depth=m.generator_depth,
+            num_classes=num_classes or m.latent_categories or None,  # a label or a latent code
         )
         critic = nets.MLPCritic(
             hidden=m.critic_hidden, depth=m.critic_depth, spectral_norm=m.spectral_norm
@@ -146,7 +149,7 @@ def _networks(config: ml_collections.ConfigDict, example_shape, num_classes, pac
         generator = nets.DCGANGenerator(
             image_shape=example_shape,
             features=m.features,
-            num_classes=num_classes,
+            num_classes=num_classes or m.latent_categories or None,
             norm=m.generator_norm,
         )
         critic = nets.DCGANCritic(
@@ -182,8 +185,9 @@ def train_gan(
     z0 = jnp.zeros((2, config.model.latent_dim))  # 2: a batch-normalised generator needs 2
     x0 = jnp.zeros((packing, *example_shape))
     cond = (jnp.zeros((packing,), jnp.int32),) if num_classes else ()
+    codes = (jnp.zeros((2,), jnp.int32),) if num_classes or config.model.latent_categories else ()
     variables = {
-        "generator": generator.init(key_g, z0, *(c[:1].repeat(2) for c in cond)),
+        "generator": generator.init(key_g, z0, *codes),
         "critic": critic.init(key_d, x0, *cond),
     }
     spectral = nets.spectral_refresh(critic, x0, *cond) if config.model.spectral_norm else None
@@ -204,6 +208,7 @@ def train_gan(
         label_key="label" if num_classes else None,
         loss_params=settings["loss_params"] or None,
         top_k=settings["top_k"],
+        latent_categories=config.model.latent_categories,
     )
     state = create_players_state(variables, {p.name: p.tx for p in players})
     state, last = fit(
@@ -227,11 +232,15 @@ def draw(
 ) -> np.ndarray:
     """``config.eval.num_samples`` samples of the (EMA) generator, in compiled batches.
 
-    With ``labels`` (num_samples,), sample i is conditioned on labels[i]. A ``timing`` dict
+    With ``labels`` (num_samples,), sample i is conditioned on labels[i]; without, a generator
+    with a latent code (``config.model.latent_categories``) draws one per sample. A ``timing`` dict
     receives ``sample_s_per_1000`` (compilation excluded) and ``sample_compile_s``.
     """
     params = (state.ema_params if config.eval.use_ema else state.params)["generator"]
     latent, num, batch = config.model.latent_dim, config.eval.num_samples, config.eval.sample_batch
+    if labels is None and config.model.latent_categories:
+        key, key_c = jax.random.split(key)
+        labels = jax.random.randint(key_c, (num,), 0, config.model.latent_categories)
 
     @jax.jit
     def sample(key, y):

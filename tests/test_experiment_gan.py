@@ -122,6 +122,25 @@ def test_a_variant_may_set_its_own_length(tmp_path):
     assert "| non_saturating_pac1 | 7 | 1 |" in open(tmp_path / "results.md").read()
 
 
+def test_a_latent_code_reaches_the_generator_and_its_samples(tmp_path):
+    config = configs.get_config("grid_tiny")
+    config.model.latent_categories = 4
+    settings = gan.run_settings(config, "non_saturating", 1)
+    settings["num_steps"] = 7
+    batches = gan.mixture_batches("grid", config.batch_size, 0)
+    generator, state, _ = gan.train_gan(
+        config, str(tmp_path), settings, 0, batches, (2,), None, "x"
+    )
+    table = jax.tree.leaves(state.params["generator"]["params"]["Embed_0"])[0]
+    assert table.shape[0] == 4  # one embedding row per code
+    config.eval.num_samples = config.eval.sample_batch = 64
+    key = jax.random.key(1)
+    by_code = [gan.draw(config, generator, state, key, np.full(64, c)) for c in range(4)]
+    assert all(np.abs(by_code[0] - x).max() > 1e-3 for x in by_code[1:])  # the code matters
+    drawn = gan.draw(config, generator, state, key)  # codes drawn per sample
+    assert drawn.shape == (64, 2) and np.all(np.isfinite(drawn))
+
+
 # The digits tests train the FD-digits feature classifier besides the GAN: minutes, not seconds.
 @pytest.mark.slow
 def test_digits_dcgan_runs_and_reports_fd_with_its_baselines(tmp_path):

@@ -224,6 +224,40 @@ def test_conditional_players_pass_the_batch_labels():
         np.testing.assert_array_equal(seen["critic"], batch["label"])
 
 
+def test_latent_categories_give_the_generator_uniform_codes_and_the_critic_none():
+    seen = {}
+
+    def generator(p, z, c):
+        seen["generator"] = (z, c)
+        return z + p["b"][c]  # one shift per code
+
+    def critic(p, x, *cond):
+        seen["critic"] = cond
+        return x[:, 0] * p["w"]
+
+    k, n = 5, 4000
+    batch = {"x": jnp.ones((n, 2))}
+    shifts = jnp.arange(2.0 * k).reshape(k, 2)
+    params = {"generator": {"b": shifts}, "critic": {"w": jnp.array(1.0)}}
+    players = gan_players(
+        "hinge", generator, critic, optax.sgd(0.1), optax.sgd(0.1), latent_dim=2,
+        latent_categories=k,
+    )  # fmt: skip
+    for player in players:
+        seen.clear()
+        player.loss_fn(params, batch, KEY)
+        z, c = seen["generator"]
+        assert seen["critic"] == () and z.shape == (n, 2) and c.shape == (n,)
+        counts = np.bincount(np.asarray(c), minlength=k)
+        assert counts.size == k  # every code in {0, ..., k - 1}
+        # uniform: each count within 4 binomial standard deviations of n / k
+        np.testing.assert_array_less(np.abs(counts - n / k), 4 * np.sqrt(n / k * (1 - 1 / k)))
+    # the generator's gradient reaches the shift of every code, and only through its fakes
+    grads = jax.grad(lambda p: players[1].loss_fn(p, batch, KEY)[0])(params)["generator"]["b"]
+    np.testing.assert_allclose(grads[:, 0], -counts / n, rtol=1e-5)  # hinge: -mean D(G(z, c))
+    np.testing.assert_array_equal(grads[:, 1], 0.0)
+
+
 def test_gan_players_bad_input_and_lipschitz_warning():
     g, d, _ = _linear_nets()
     tx = optax.sgd(0.1)
@@ -244,6 +278,9 @@ def test_gan_players_bad_input_and_lipschitz_warning():
         ({"names": ("a", "a")}, "names"),
         ({"top_k": 0.0}, "top_k"),
         ({"top_k": 1.5}, "top_k"),
+        ({"latent_categories": -1}, "latent_categories"),
+        ({"latent_categories": 2.5}, "latent_categories"),
+        ({"latent_categories": 3, "label_key": "label"}, "one or the other"),
     ]:
         with pytest.raises(ValueError, match=match):
             gan_players("hinge", g, d, tx, tx, **{"latent_dim": 2, **kwargs})

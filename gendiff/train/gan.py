@@ -60,6 +60,7 @@ def gan_players(
     names: tuple[str, str] = ("critic", "generator"),
     loss_params: dict | None = None,
     top_k: float = 1.0,
+    latent_categories: int = 0,
 ) -> tuple[Player, Player]:
     """The critic and generator players of a GAN, in update order.
 
@@ -74,7 +75,13 @@ def gan_players(
     samples at once (:class:`gendiff.nets.PacCritic`: B samples give B / m outputs) the
     penalties act on the packed inputs, the critic's actual input space. Conditional GANs
     (``label_key`` set) condition the fakes on the batch's labels, so real and fake rows pair
-    up label for label.
+    up label for label. With ``latent_categories = K`` every fake also draws a code c
+    uniformly from {0, ..., K - 1}, given to the generator as its label (z, c) while the
+    critic stays unconditional: a discrete part of the latent, so that the generator is a
+    mixture of K generators sharing their weights, which can place disconnected modes apart
+    where one continuous map of z must join them by bridges (Khayatkhoei et al. 2018,
+    "Disconnected manifold learning for generative adversarial networks"; InfoGAN's
+    categorical code without its information term).
 
     Parameters of Flax networks are their whole variables dicts: a spectrally normalised
     critic's entry is ``{"params": ..., "spectral": ...}``, whose power-iteration state gets
@@ -113,6 +120,9 @@ def gan_players(
       loss_params: keyword parameters of the named loss.
       top_k: the fraction in (0, 1] of the generator's critic outputs (the highest) that
         its loss averages; 1 keeps them all. Every loss here rates real samples higher.
+      latent_categories: K > 0 adds a uniform categorical code c in {0, ..., K - 1} to the
+        latent, passed as the generator's label (``generator_apply(params, z, c)``); 0 (the
+        default) draws z alone. Not with ``label_key`` (a conditional GAN's labels).
 
     Returns:
       ``(critic, generator)`` Players. Critic metrics: the loss pair's discriminator metrics
@@ -151,6 +161,15 @@ def gan_players(
         raise ValueError(
             f"top_k must be a fraction in (0, 1] of the generator's batch, got {top_k}."
         )
+    if int(latent_categories) != latent_categories or latent_categories < 0:
+        raise ValueError(
+            f"latent_categories must be an integer >= 0 (0 = no code), got {latent_categories!r}."
+        )
+    if latent_categories and label_key is not None:
+        raise ValueError(
+            "latent_categories draws the generator's labels itself; a conditional GAN "
+            f"(label_key={label_key!r}) takes them from the batch: give one or the other."
+        )
     if len(names) != 2 or names[0] == names[1]:
         raise ValueError(f"names must be two different player names, got {names!r}.")
     if pair.requires_lipschitz and not (gradient_penalty or clip or spectral_update):
@@ -167,6 +186,9 @@ def gan_players(
         return () if label_key is None else (batch[label_key],)
 
     def generate(params, key, n, cond):
+        if latent_categories:  # the code c is the generator's label; the critic sees none
+            key, key_c = jax.random.split(key)
+            cond = (jax.random.randint(key_c, (n,), 0, latent_categories),)
         z = jax.random.normal(key, (n, latent_dim))
         return generator_apply(params[generator_name], z, *cond)
 
