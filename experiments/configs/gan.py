@@ -163,9 +163,9 @@ def grid_codes() -> ml_collections.ConfigDict:
     One continuous map of a Gaussian z must join the 25 disconnected modes by bridges of
     samples; with a code the generator is a mixture of 100 generators sharing their weights
     and can place each code's samples on one mode. Measured, seeds 0-4: 25 modes each, 94.9,
-    94.8, 93.3, 94.8, 96.1% high quality (94.77 +- 0.90), reverse KL 0.006; seed 4 took 613 s
-    alone on a shared 2-core CPU (the same run without the code: 508-537 s). With 50
-    categories, seed 0: 94.4%.
+    94.8, 93.3, 94.8, 96.1% high quality (94.77 +- 0.90), reverse KL 0.006; seed 4 took 547 s
+    alone on an idle 2-core CPU (613 s once on a busy one; without the code 508-537 s). With
+    50 categories, seed 0: 94.4%.
     """
     c = grid()
     c.sweep.variants = ("non_saturating_r1",)
